@@ -1,0 +1,1 @@
+"""Every side effect lives here: provider calls, store reads and writes."""

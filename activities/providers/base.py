@@ -1,0 +1,34 @@
+"""The contract every provider adapter implements, and the registry that finds them by name."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from contracts.chat import ChatRequest, ChatResponse
+from contracts.routing import RouteTarget
+
+
+class ChatProvider(Protocol):
+    name: str
+
+    def knows_model(self, model: str, options: dict) -> bool:
+        """Whether `model` can be served; routes naming an unknown model are rejected up front."""
+        ...
+
+    async def complete(
+        self, request_id: str, target: RouteTarget, chat: ChatRequest, attempt: int
+    ) -> ChatResponse:
+        """One call. Raise a ProviderError subclass on failure; never retry internally."""
+        ...
+
+
+class ProviderRegistry:
+    def __init__(self, providers: Iterable[ChatProvider]) -> None:
+        self._providers = {p.name: p for p in providers}
+
+    def get(self, name: str) -> ChatProvider | None:
+        return self._providers.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self._providers)

@@ -1,0 +1,165 @@
+"""The simulated provider: a real provider implementation whose upstream is a random model.
+
+It is the embedded default for demos and tests. Each model has a profile (latency distribution,
+error rate, token counts, prices, quality); a route variant's `options` override any field. Every
+draw comes from a generator seeded by (global seed, request id, model, attempt), so one request
+always meets the same fate on the same attempt, while a retry gets a fresh draw.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import math
+import random
+
+from pydantic import BaseModel, Field, ValidationError
+
+from activities.providers.errors import ProviderBadRequest, ProviderUnavailable, UnknownModel
+from contracts.chat import ChatRequest, ChatResponse, Usage
+from contracts.routing import RouteTarget
+
+
+class SimulatedModelProfile(BaseModel):
+    latency_median_ms: float = Field(300.0, ge=0)
+    latency_sigma: float = Field(0.35, ge=0, description="Sigma of the log-normal latency.")
+    error_rate: float = Field(0.01, ge=0, le=1)
+    output_tokens_mean: float = Field(120.0, gt=0)
+    input_price_per_mtok: float = Field(0.5, ge=0, description="USD per million input tokens.")
+    output_price_per_mtok: float = Field(1.5, ge=0, description="USD per million output tokens.")
+    quality_mean: float = Field(0.75, ge=0, le=1)
+    quality_sd: float = Field(0.1, ge=0)
+    context_window: int = Field(128_000, gt=0)
+
+
+DEFAULT_PROFILES: dict[str, SimulatedModelProfile] = {
+    "sim-fast": SimulatedModelProfile(
+        latency_median_ms=120,
+        error_rate=0.01,
+        output_tokens_mean=90,
+        input_price_per_mtok=0.15,
+        output_price_per_mtok=0.6,
+        quality_mean=0.70,
+    ),
+    "sim-smart": SimulatedModelProfile(
+        latency_median_ms=650,
+        latency_sigma=0.45,
+        error_rate=0.005,
+        output_tokens_mean=180,
+        input_price_per_mtok=3.0,
+        output_price_per_mtok=15.0,
+        quality_mean=0.86,
+    ),
+    "sim-flaky": SimulatedModelProfile(
+        latency_median_ms=200,
+        error_rate=0.2,
+        output_tokens_mean=100,
+        quality_mean=0.65,
+    ),
+}
+
+_WORDS = (
+    "the",
+    "gateway",
+    "routes",
+    "each",
+    "request",
+    "through",
+    "a",
+    "durable",
+    "workflow",
+    "and",
+    "records",
+    "its",
+    "outcome",
+    "so",
+    "every",
+    "change",
+    "is",
+    "measured",
+    "before",
+    "it",
+    "reaches",
+    "users",
+    "model",
+    "answer",
+    "simulated",
+    "tokens",
+    "latency",
+    "quality",
+)
+
+
+def estimate_tokens(text: str) -> int:
+    # About four characters a token for English; good enough for a simulator's accounting.
+    return max(1, math.ceil(len(text) / 4))
+
+
+class SimulatedProvider:
+    name = "simulated"
+
+    def __init__(
+        self,
+        seed: int = 0,
+        latency_scale: float = 1.0,
+        profiles: dict[str, SimulatedModelProfile] | None = None,
+    ) -> None:
+        self.seed = seed
+        self.latency_scale = latency_scale
+        self.profiles = dict(DEFAULT_PROFILES if profiles is None else profiles)
+
+    def knows_model(self, model: str, options: dict) -> bool:
+        return model in self.profiles
+
+    def profile_for(self, target: RouteTarget) -> SimulatedModelProfile:
+        base = self.profiles.get(target.model)
+        if base is None:
+            raise UnknownModel(f"simulated provider has no model {target.model!r}")
+        try:
+            return base.model_validate({**base.model_dump(), **target.options})
+        except ValidationError as exc:
+            raise ProviderBadRequest(
+                f"invalid simulated options for {target.model!r}: {exc}"
+            ) from exc
+
+    def _rng(self, request_id: str, model: str, attempt: int) -> random.Random:
+        material = f"{self.seed}:{request_id}:{model}:{attempt}".encode()
+        return random.Random(int.from_bytes(hashlib.sha256(material).digest()[:8], "big"))
+
+    async def complete(
+        self, request_id: str, target: RouteTarget, chat: ChatRequest, attempt: int
+    ) -> ChatResponse:
+        profile = self.profile_for(target)
+        rng = self._rng(request_id, target.model, attempt)
+        latency_ms = profile.latency_median_ms * math.exp(rng.gauss(0.0, profile.latency_sigma))
+        failed = rng.random() < profile.error_rate
+        input_tokens = sum(estimate_tokens(m.content) for m in chat.messages)
+        if input_tokens > profile.context_window:
+            raise ProviderBadRequest(
+                f"{input_tokens} input tokens exceed the "
+                f"{profile.context_window}-token context window"
+            )
+        wanted = max(1, round(rng.expovariate(1.0 / profile.output_tokens_mean)))
+        limit = chat.params.max_tokens
+        output_tokens = min(wanted, limit) if limit else wanted
+        quality = min(1.0, max(0.0, rng.gauss(profile.quality_mean, profile.quality_sd)))
+        words = [rng.choice(_WORDS) for _ in range(output_tokens)]
+
+        await asyncio.sleep(latency_ms * self.latency_scale / 1000.0)
+        if failed:
+            raise ProviderUnavailable(f"simulated upstream error from {target.model}")
+
+        cost = (
+            input_tokens * profile.input_price_per_mtok
+            + output_tokens * profile.output_price_per_mtok
+        ) / 1_000_000
+        return ChatResponse(
+            provider=self.name,
+            model=target.model,
+            text=" ".join(words).capitalize() + ".",
+            finish_reason="length" if limit and wanted > limit else "stop",
+            usage=Usage(input_tokens=input_tokens, output_tokens=output_tokens),
+            cost_usd=cost,
+            latency_ms=latency_ms * self.latency_scale,
+            quality_score=quality,
+        )

@@ -1,0 +1,80 @@
+"""Settings for every Interlock process.
+
+Everything comes from INTERLOCK_* environment variables (or a .env file in the working directory).
+The Temporal connection is deliberately *not* here: it comes from Temporal's own env-config
+(TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE and the
+TOML profile file), so the same worker runs against a dev server, a self-hosted cluster or Temporal
+Cloud with no code change.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="INTERLOCK_", env_file=".env", extra="ignore", env_file_encoding="utf-8"
+    )
+
+    home: Path = Field(
+        Path(".interlock"),
+        description="Directory for the embedded defaults: SQLite files, the codec key ring.",
+    )
+    database_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("DATABASE_URL", "INTERLOCK_DATABASE_URL"),
+        description="SQLAlchemy URL of the store; default: a SQLite file under `home`.",
+    )
+
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8000
+    max_body_bytes: int = Field(1_048_576, description="Largest accepted request body.")
+    request_timeout_seconds: float = Field(
+        120.0, description="Upper bound on one request workflow, retries and fallbacks included."
+    )
+
+    temporal_port: int = Field(
+        7233, description="gRPC port of the dev server `interlock dev` starts."
+    )
+    temporal_ui_port: int = Field(8233, description="Web UI port of the dev server.")
+    request_task_queue: str = "interlock-requests"
+    provider_task_queue: str = "interlock-providers"
+    control_task_queue: str = "interlock-control"
+
+    codec_keyring: str | None = Field(
+        None,
+        description='Key ring as JSON ({"active": id, "keys": {id: base64}}); '
+        "default: read or create `home`/codec-keys.json.",
+    )
+    codec_endpoint: bool = Field(
+        False, description="Serve /codec/encode and /codec/decode for the Temporal Web UI."
+    )
+    codec_cors_origins: list[str] = Field(
+        default_factory=lambda: ["http://localhost:8233", "http://127.0.0.1:8233"]
+    )
+
+    demo_api_key: str | None = Field(
+        None, description="API key of the demo tenant `interlock dev` seeds."
+    )
+    simulator_seed: int = 0
+    simulator_latency_scale: float = Field(
+        1.0, description="Multiplies every simulated latency; 0 makes simulated calls instant."
+    )
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'interlock.db').resolve()}"
+
+    @property
+    def codec_key_file(self) -> Path:
+        return self.home / "codec-keys.json"
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,32 @@
+"""One outcome row: what happened to one arm of one request."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+OutcomeStatus = Literal["ok", "error", "blocked"]
+Arm = Literal["primary", "shadow"]
+
+
+class OutcomeRecord(BaseModel):
+    request_id: str
+    arm: Arm = "primary"
+    tenant_id: str
+    route: str
+    variant: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    status: OutcomeStatus
+    error_class: str | None = None
+    latency_ms: float = Field(0.0, ge=0)
+    tokens_in: int = Field(0, ge=0)
+    tokens_out: int = Field(0, ge=0)
+    cost_usd: float = Field(0.0, ge=0)
+    cache_hit: bool = False
+    guardrail_action: str | None = None
+    quality_score: float | None = None
+    started_at: datetime
+    finished_at: datetime

@@ -1,0 +1,31 @@
+"""What a route resolves to: the concrete provider and model a request goes to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class RouteTarget(BaseModel):
+    variant: str = Field(description="Name of the route variant, e.g. 'baseline'.")
+    provider: str
+    model: str
+    weight: float = Field(1.0, ge=0)
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="Provider-specific settings for this variant."
+    )
+
+
+class ResolveRouteInput(BaseModel):
+    tenant_id: str
+    model: str = Field(description="A route name ('chat') or an explicit 'provider/model'.")
+
+
+class ResolvedRoute(BaseModel):
+    route: str
+    version: int = Field(
+        0, description="Route version the targets came from; 0 for explicit models."
+    )
+    targets: list[RouteTarget] = Field(default_factory=list)
+    error: str | None = Field(None, description="Why the name resolved to nothing, if it did.")

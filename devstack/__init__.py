@@ -1,0 +1,1 @@
+"""`interlock dev`: the whole stack on one machine, on embedded defaults."""

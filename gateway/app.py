@@ -1,0 +1,186 @@
+"""The gateway application: FastAPI in front, RequestWorkflow behind, one embedded worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from sqlalchemy.engine import Engine
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.exceptions import TimeoutError as TemporalTimeoutError
+from temporalio.service import RPCError
+from temporalio.worker import Worker
+
+from activities.providers.catalog import build_registry
+from configuration import Settings
+from configuration.temporal import build_codec, connect, ensure_search_attributes
+from contracts.request import RequestInput, RequestResult
+from gateway.auth import tenant_for
+from gateway.codec_routes import codec_router
+from gateway.errors import ApiError, install_error_handlers
+from gateway.openai_wire import parse_chat_request, to_chat_completion, to_chat_request
+from gateway.request_worker import build_request_worker
+from store import create_store_engine, init_schema
+from store.routes import list_routes
+from workflows import search_attributes
+from workflows.request import RequestWorkflow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class GatewayState:
+    settings: Settings
+    engine: Engine
+    client: Client
+    worker: Worker
+
+
+def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
+    """The gateway app. Pass `client` to reuse an existing connection (tests do)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_store_engine(settings.resolved_database_url)
+        await asyncio.to_thread(init_schema, engine)
+        temporal = client or await connect(settings)
+        await ensure_search_attributes(temporal)
+        worker = build_request_worker(temporal, settings, engine, build_registry(settings))
+        worker_task = asyncio.create_task(worker.run(), name="request-worker")
+        app.state.gateway = GatewayState(settings, engine, temporal, worker)
+        try:
+            yield
+        finally:
+            await worker.shutdown()
+            with contextlib.suppress(Exception):
+                await worker_task
+            engine.dispose()
+
+    app = FastAPI(title="Interlock gateway", version="0.1.0", lifespan=lifespan)
+    install_error_handlers(app)
+    if settings.codec_endpoint:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.codec_cors_origins,
+            allow_methods=["POST", "OPTIONS"],
+            allow_headers=["*"],
+            allow_credentials=True,
+        )
+        app.include_router(codec_router(build_codec(settings)))
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/v1/models")
+    async def models(request: Request) -> dict:
+        state: GatewayState = request.app.state.gateway
+        await tenant_for(request, state.engine)
+        routes = await asyncio.to_thread(list_routes, state.engine)
+        return {
+            "object": "list",
+            "data": [
+                {
+                    "id": r.name,
+                    "object": "model",
+                    "created": int(r.created_at.timestamp()),
+                    "owned_by": "interlock",
+                }
+                for r in routes
+            ],
+        }
+
+    @app.post("/v1/chat/completions")
+    async def chat_completions(request: Request) -> JSONResponse:
+        state: GatewayState = request.app.state.gateway
+        tenant = await tenant_for(request, state.engine)
+        wire = parse_chat_request(await read_json(request, state.settings.max_body_bytes))
+        request_id = f"chatcmpl-{uuid.uuid4().hex}"
+        result = await run_request(
+            state,
+            RequestInput(
+                request_id=request_id,
+                tenant_id=tenant,
+                model=wire.model,
+                chat=to_chat_request(wire),
+                provider_task_queue=state.settings.provider_task_queue,
+            ),
+        )
+        headers = {"x-request-id": request_id}
+        if result.target is not None:
+            headers["x-interlock-route"] = result.route
+            headers["x-interlock-variant"] = result.target.variant
+        if result.error is not None:
+            error = result.error
+            raise ApiError(
+                error.http_status, error.message, type=error.type, code=error.code, headers=headers
+            )
+        return JSONResponse(to_chat_completion(result), headers=headers)
+
+    return app
+
+
+async def read_json(request: Request, limit: int) -> object:
+    declared = request.headers.get("content-length", "")
+    too_large = ApiError(413, f"request body exceeds {limit} bytes", code="request_too_large")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise too_large
+    if not body:
+        raise ApiError(400, "the request body is empty; send a JSON object", code="invalid_json")
+    try:
+        return json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ApiError(
+            400, f"the request body is not valid JSON: {exc}", code="invalid_json"
+        ) from None
+
+
+async def run_request(state: GatewayState, request: RequestInput) -> RequestResult:
+    try:
+        handle = await state.client.start_workflow(
+            RequestWorkflow.run,
+            request,
+            id=request.request_id,
+            task_queue=state.settings.request_task_queue,
+            execution_timeout=timedelta(seconds=state.settings.request_timeout_seconds),
+            search_attributes=TypedSearchAttributes(
+                [SearchAttributePair(search_attributes.TENANT, request.tenant_id)]
+            ),
+            request_eager_start=True,
+        )
+        return await handle.result()
+    except WorkflowFailureError as exc:
+        if isinstance(exc.cause, TemporalTimeoutError):
+            raise ApiError(
+                504, "the request did not finish in time", type="timeout", code="request_timeout"
+            ) from None
+        log.error("request workflow %s failed: %s", request.request_id, exc.cause)
+        raise ApiError(
+            500,
+            f"request {request.request_id} failed inside the gateway",
+            type="server_error",
+            code="workflow_failed",
+        ) from None
+    except RPCError as exc:
+        log.error("Temporal unavailable for %s: %s", request.request_id, exc.status)
+        raise ApiError(
+            503,
+            "the orchestration service is unavailable; retry shortly",
+            type="server_error",
+            code="temporal_unavailable",
+        ) from None

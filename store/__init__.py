@@ -1,0 +1,5 @@
+"""The sqlmodel store: SQLite (WAL) by default, PostgreSQL through DATABASE_URL."""
+
+from store.engine import create_store_engine, init_schema
+
+__all__ = ["create_store_engine", "init_schema"]

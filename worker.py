@@ -1,0 +1,75 @@
+"""The Interlock worker: everything that is not on the gateway's request path.
+
+Today that is the provider call activity; rollout and evaluation workflows join it here. Several
+workers can run side by side against the same task queues.
+
+    python worker.py            (or: interlock worker)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.provider_calls import ProviderActivities
+from activities.providers.catalog import build_registry
+from configuration import Settings, load_settings
+from configuration.process import configure_logging, exit_process, stop_event_on_signals
+from configuration.temporal import connect, ensure_search_attributes
+
+log = logging.getLogger("interlock.worker")
+
+
+def build_workers(client: Client, settings: Settings) -> list[Worker]:
+    """Every worker this process runs, one per task queue."""
+    providers = ProviderActivities(build_registry(settings))
+    return [
+        Worker(
+            client,
+            task_queue=settings.provider_task_queue,
+            activities=[providers.call_provider],
+            max_concurrent_activities=200,
+            graceful_shutdown_timeout=timedelta(seconds=10),
+        )
+    ]
+
+
+async def serve(settings: Settings, stop: asyncio.Event) -> None:
+    client = await connect(settings)
+    await ensure_search_attributes(client)
+    workers = build_workers(client, settings)
+    tasks = [asyncio.create_task(w.run()) for w in workers]
+    log.info("worker polling %s", ", ".join(w.task_queue for w in workers))
+    stopped = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    # Shut down on a signal, or as soon as any worker stops by itself (a fatal poll error).
+    await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    stopped.cancel()
+    errors = [r for r in results if isinstance(r, BaseException)]
+    if errors and stopped not in done:
+        raise errors[0]
+    log.info("worker stopped")
+
+
+def main() -> None:
+    configure_logging()
+    settings = load_settings()
+
+    async def _run() -> None:
+        await serve(settings, stop_event_on_signals())
+
+    try:
+        asyncio.run(_run())
+    except Exception:
+        log.exception("worker failed")
+        exit_process(1)
+    exit_process(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""RequestWorkflow: one AI request, from route resolution to the recorded outcome.
+
+It reads top to bottom like the request flow. Expected failures (unknown model, provider errors)
+end the workflow with an error result the gateway turns into an OpenAI-style error; anything
+unexpected fails the workflow instead of retrying its task forever, so no request ever hangs.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.outcomes import OutcomeActivities
+    from activities.provider_calls import ProviderActivities
+    from activities.routing import RoutingActivities
+    from contracts.outcome import OutcomeRecord
+    from contracts.request import (
+        ProviderCallInput,
+        RequestError,
+        RequestInput,
+        RequestResult,
+    )
+    from contracts.routing import ResolveRouteInput
+    from workflows import search_attributes
+    from workflows.selection import pick_target
+
+LOCAL_STEP = {
+    "start_to_close_timeout": timedelta(seconds=10),
+    "retry_policy": RetryPolicy(maximum_attempts=3, initial_interval=timedelta(milliseconds=50)),
+}
+PROVIDER_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=5),
+    maximum_attempts=3,
+)
+PROVIDER_CALL_TIMEOUT = timedelta(seconds=60)
+
+# How each provider failure type reaches the client.
+_ERROR_MAP: dict[str, tuple[str, int]] = {
+    "ProviderRateLimited": ("rate_limit_error", 429),
+    "ProviderBadRequest": ("invalid_request_error", 400),
+    "UnknownModel": ("invalid_request_error", 404),
+}
+
+
+@workflow.defn(name="RequestWorkflow", failure_exception_types=[Exception])
+class RequestWorkflow:
+    @workflow.run
+    async def run(self, request: RequestInput) -> RequestResult:
+        started = workflow.now()
+        resolved = await workflow.execute_local_activity_method(
+            RoutingActivities.resolve_route,
+            ResolveRouteInput(tenant_id=request.tenant_id, model=request.model),
+            **LOCAL_STEP,
+        )
+        if resolved.error is not None:
+            return RequestResult(
+                request_id=request.request_id,
+                route=request.model,
+                error=RequestError(
+                    type="invalid_request_error",
+                    message=resolved.error,
+                    http_status=404,
+                    code="model_not_found",
+                ),
+            )
+        # Only a resolved (hence operator-defined) route name may become a search attribute.
+        workflow.upsert_search_attributes([search_attributes.ROUTE.value_set(resolved.route)])
+
+        target = pick_target(resolved.targets, request.request_id)
+        response, error = None, None
+        try:
+            response = await workflow.execute_activity_method(
+                ProviderActivities.call_provider,
+                ProviderCallInput(request_id=request.request_id, target=target, chat=request.chat),
+                task_queue=request.provider_task_queue,
+                start_to_close_timeout=PROVIDER_CALL_TIMEOUT,
+                retry_policy=PROVIDER_RETRY,
+            )
+        except ActivityError as exc:
+            error = _request_error(exc)
+
+        finished = workflow.now()
+        await workflow.execute_local_activity_method(
+            OutcomeActivities.record_outcome,
+            OutcomeRecord(
+                request_id=request.request_id,
+                tenant_id=request.tenant_id,
+                route=resolved.route,
+                variant=target.variant,
+                provider=target.provider,
+                model=target.model,
+                status="ok" if response else "error",
+                error_class=None if error is None else error.code,
+                latency_ms=(
+                    response.latency_ms if response else (finished - started).total_seconds() * 1000
+                ),
+                tokens_in=response.usage.input_tokens if response else 0,
+                tokens_out=response.usage.output_tokens if response else 0,
+                cost_usd=response.cost_usd if response else 0.0,
+                quality_score=response.quality_score if response else None,
+                started_at=started,
+                finished_at=finished,
+            ),
+            **LOCAL_STEP,
+        )
+        workflow.upsert_search_attributes(
+            [
+                search_attributes.PROVIDER.value_set(target.provider),
+                search_attributes.MODEL.value_set(target.model),
+                search_attributes.STATUS.value_set("ok" if response else "error"),
+            ]
+        )
+        return RequestResult(
+            request_id=request.request_id,
+            route=resolved.route,
+            target=target,
+            response=response,
+            error=error,
+        )
+
+
+def _request_error(exc: ActivityError) -> RequestError:
+    cause = exc.cause
+    if isinstance(cause, TimeoutError):
+        return RequestError(
+            type="timeout",
+            message="the provider did not answer in time",
+            http_status=504,
+            code="ProviderTimeout",
+        )
+    error_class = (
+        cause.type if isinstance(cause, ApplicationError) and cause.type else "ProviderError"
+    )
+    kind, status = _ERROR_MAP.get(error_class, ("provider_error", 502))
+    message = cause.message if isinstance(cause, ApplicationError) else str(exc)
+    return RequestError(type=kind, message=message, http_status=status, code=error_class)  # type: ignore[arg-type]
