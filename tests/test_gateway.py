@@ -1,0 +1,332 @@
+"""The request path end to end: OpenAI client, gateway, RequestWorkflow, provider, outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import openai
+import pytest
+from temporalio.client import WorkflowExecutionStatus
+
+from contracts.routing import RouteTarget
+from store.outcomes import outcomes_for_request
+from store.routes import publish_route
+from workflows import search_attributes
+
+
+def chat_body(model: str = "chat", content: str = "Hello") -> dict:
+    return {"model": model, "messages": [{"role": "user", "content": content}]}
+
+
+async def test_openai_client_gets_a_completion(stack) -> None:
+    client = openai.AsyncOpenAI(
+        base_url=f"{stack.base_url}/v1", api_key=stack.api_key, max_retries=0
+    )
+    completion = await client.chat.completions.create(
+        model="chat", messages=[{"role": "user", "content": "Say hello"}], max_tokens=50
+    )
+    assert completion.id.startswith("chatcmpl-")
+    assert completion.object == "chat.completion"
+    assert completion.model == "simulated/sim-fast"
+    choice = completion.choices[0]
+    assert choice.message.role == "assistant" and choice.message.content
+    assert choice.finish_reason in ("stop", "length")
+    usage = completion.usage
+    assert usage.prompt_tokens > 0 and usage.completion_tokens > 0
+    assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
+    assert usage.completion_tokens <= 50
+
+    rows = outcomes_for_request(stack.engine, completion.id)
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row.tenant_id, row.route, row.variant) == ("demo", "chat", "baseline")
+    assert (row.provider, row.model, row.status, row.arm) == (
+        "simulated",
+        "sim-fast",
+        "ok",
+        "primary",
+    )
+    assert (row.tokens_in, row.tokens_out) == (usage.prompt_tokens, usage.completion_tokens)
+    assert row.cost_usd > 0
+
+    # The workflow id is the request id, and it is findable by our search attributes.
+    description = await stack.client.get_workflow_handle(completion.id).describe()
+    assert description.status == WorkflowExecutionStatus.COMPLETED
+    attributes = description.typed_search_attributes
+    assert attributes.get(search_attributes.TENANT) == "demo"
+    assert attributes.get(search_attributes.ROUTE) == "chat"
+    assert attributes.get(search_attributes.STATUS) == "ok"
+
+
+async def test_models_lists_routes(stack) -> None:
+    client = openai.AsyncOpenAI(
+        base_url=f"{stack.base_url}/v1", api_key=stack.api_key, max_retries=0
+    )
+    models = await client.models.list()
+    assert "chat" in [m.id for m in models.data]
+
+
+async def test_explicit_provider_model(stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as http:
+        response = await http.post(
+            "/v1/chat/completions",
+            json=chat_body("simulated/sim-smart"),
+            headers={"Authorization": f"Bearer {stack.api_key}"},
+        )
+    assert response.status_code == 200, response.text
+    assert response.json()["model"] == "simulated/sim-smart"
+    assert response.headers["x-interlock-variant"] == "explicit"
+
+
+async def test_provider_failure_is_a_502_with_an_outcome(stack) -> None:
+    publish_route(
+        stack.engine,
+        "always-down",
+        [
+            RouteTarget(
+                variant="baseline",
+                provider="simulated",
+                model="sim-flaky",
+                options={"error_rate": 1.0},
+            )
+        ],
+    )
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as http:
+        response = await http.post(
+            "/v1/chat/completions",
+            json=chat_body("always-down"),
+            headers={"Authorization": f"Bearer {stack.api_key}"},
+        )
+    assert response.status_code == 502, response.text
+    error = response.json()["error"]
+    assert error["type"] == "provider_error" and error["code"] == "ProviderUnavailable"
+    request_id = response.headers["x-request-id"]
+    [row] = outcomes_for_request(stack.engine, request_id)
+    assert (row.status, row.error_class) == ("error", "ProviderUnavailable")
+    # Three attempts were made (the retry policy), and the workflow itself completed.
+    history = await stack.client.get_workflow_handle(request_id).fetch_history()
+    attempts = [e for e in history.events if e.HasField("activity_task_started_event_attributes")]
+    assert attempts[-1].activity_task_started_event_attributes.attempt == 3
+    description = await stack.client.get_workflow_handle(request_id).describe()
+    assert description.status == WorkflowExecutionStatus.COMPLETED
+
+
+async def test_route_with_an_unservable_variant_is_refused(stack) -> None:
+    publish_route(
+        stack.engine,
+        "misconfigured",
+        [RouteTarget(variant="baseline", provider="nowhere", model="x")],
+    )
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as http:
+        response = await http.post(
+            "/v1/chat/completions",
+            json=chat_body("misconfigured"),
+            headers={"Authorization": f"Bearer {stack.api_key}"},
+        )
+    assert response.status_code == 404
+    assert "nowhere/x" in response.json()["error"]["message"]
+
+
+AUTH = "Bearer " + "il-test-" + "k" * 40
+BAD_INPUTS = [
+    pytest.param(
+        {"content": b"{not json", "headers": {"Authorization": AUTH}},
+        400,
+        "invalid_json",
+        id="malformed-json",
+    ),
+    pytest.param(
+        {"content": b"", "headers": {"Authorization": AUTH}}, 400, "invalid_json", id="empty-body"
+    ),
+    pytest.param(
+        {"content": b"\xff\xfe", "headers": {"Authorization": AUTH}},
+        400,
+        "invalid_json",
+        id="not-utf8",
+    ),
+    pytest.param(
+        {"json": [1, 2], "headers": {"Authorization": AUTH}},
+        400,
+        "invalid_request",
+        id="not-an-object",
+    ),
+    pytest.param(
+        {
+            "json": {"messages": [{"role": "user", "content": "x"}]},
+            "headers": {"Authorization": AUTH},
+        },
+        400,
+        "invalid_value",
+        id="missing-model",
+    ),
+    pytest.param(
+        {"json": {"model": "chat"}, "headers": {"Authorization": AUTH}},
+        400,
+        "invalid_value",
+        id="missing-messages",
+    ),
+    pytest.param(
+        {
+            "json": {"model": 42, "messages": [{"role": "user", "content": "x"}]},
+            "headers": {"Authorization": AUTH},
+        },
+        400,
+        "invalid_value",
+        id="mistyped-model",
+    ),
+    pytest.param(
+        {
+            "json": {"model": "chat", "messages": [{"role": "robot", "content": "x"}]},
+            "headers": {"Authorization": AUTH},
+        },
+        400,
+        "invalid_value",
+        id="bad-role",
+    ),
+    pytest.param(
+        {"json": {**chat_body(), "temperature": "hot"}, "headers": {"Authorization": AUTH}},
+        400,
+        "invalid_value",
+        id="mistyped-temp",
+    ),
+    pytest.param(
+        {"json": {**chat_body(), "max_tokens": 0}, "headers": {"Authorization": AUTH}},
+        400,
+        "invalid_value",
+        id="zero-max-tokens",
+    ),
+    pytest.param(
+        {"json": {**chat_body(), "stream": True}, "headers": {"Authorization": AUTH}},
+        400,
+        "unsupported_parameter",
+        id="stream",
+    ),
+    pytest.param(
+        {
+            "json": {**chat_body(), "tools": [{"type": "function"}]},
+            "headers": {"Authorization": AUTH},
+        },
+        400,
+        "unsupported_parameter",
+        id="tools",
+    ),
+    pytest.param(
+        {"json": chat_body("no-such-route"), "headers": {"Authorization": AUTH}},
+        404,
+        "model_not_found",
+        id="unknown-route",
+    ),
+    pytest.param(
+        {"json": chat_body("simulated/no-such-model"), "headers": {"Authorization": AUTH}},
+        404,
+        "model_not_found",
+        id="unknown-explicit-model",
+    ),
+    pytest.param({"json": chat_body()}, 401, "missing_api_key", id="missing-key"),
+    pytest.param(
+        {"json": chat_body(), "headers": {"Authorization": "Bearer il-wrong"}},
+        401,
+        "invalid_api_key",
+        id="invalid-key",
+    ),
+    pytest.param(
+        {"json": chat_body(), "headers": {"Authorization": "Basic abc"}},
+        401,
+        "missing_api_key",
+        id="wrong-scheme",
+    ),
+    pytest.param(
+        {"json": chat_body(content="x" * 2_000_000), "headers": {"Authorization": AUTH}},
+        413,
+        "request_too_large",
+        id="oversized-body",
+    ),
+]
+
+
+@pytest.mark.parametrize(("request_kwargs", "status", "code"), BAD_INPUTS)
+async def test_bad_input_gets_an_openai_error(stack, request_kwargs, status, code) -> None:
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as http:
+        response = await http.post("/v1/chat/completions", **request_kwargs)
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["code"] == code
+    assert error["message"] and error["type"]
+    assert set(error) == {"message", "type", "param", "code"}
+
+
+async def test_oversized_body_without_content_length_is_refused(stack) -> None:
+    async def chunks():
+        yield b'{"model": "chat", "messages": [{"role": "user", "content": "'
+        for _ in range(40):
+            yield b"y" * 65536
+        yield b'"}]}'
+
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as http:
+        response = await http.post(
+            "/v1/chat/completions", content=chunks(), headers={"Authorization": AUTH}
+        )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "request_too_large"
+
+
+async def test_unknown_path_and_method_are_openai_errors(stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as http:
+        missing = await http.get("/v1/nothing-here")
+        wrong_method = await http.get("/v1/chat/completions")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["error"]["code"] == "method_not_allowed"
+
+
+async def test_no_request_workflow_is_left_running(stack) -> None:
+    """After a burst of good and bad requests, every request workflow has finished."""
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as http:
+        bodies = [chat_body(), chat_body("no-such-route"), chat_body("always-down")] * 4
+        responses = await asyncio.gather(
+            *(
+                http.post("/v1/chat/completions", json=b, headers={"Authorization": AUTH})
+                for b in bodies
+            )
+        )
+    assert {r.status_code for r in responses} <= {200, 404, 502}
+    assert all(r.status_code != 500 for r in responses)
+    query = 'WorkflowType="RequestWorkflow" AND ExecutionStatus="Running"'
+    for _ in range(50):  # visibility is eventually consistent; give it up to 5 s
+        running = [w async for w in stack.client.list_workflows(query)]
+        if not running:
+            break
+        await asyncio.sleep(0.1)
+    assert running == []
+    finished = [w async for w in stack.client.list_workflows('WorkflowType="RequestWorkflow"')]
+    assert len(finished) >= len(bodies)
+
+
+async def test_concurrent_requests_each_record_one_outcome(stack) -> None:
+    client = openai.AsyncOpenAI(
+        base_url=f"{stack.base_url}/v1", api_key=stack.api_key, max_retries=0
+    )
+    completions = await asyncio.gather(
+        *(
+            client.chat.completions.create(
+                model="chat", messages=[{"role": "user", "content": f"{i}"}]
+            )
+            for i in range(20)
+        )
+    )
+    ids = {c.id for c in completions}
+    assert len(ids) == 20
+    for request_id in ids:
+        assert len(outcomes_for_request(stack.engine, request_id)) == 1
+
+
+def test_error_body_is_json_serializable_contract() -> None:
+    # Guard the wire shape clients parse: {"error": {...}} with exactly these keys.
+    from gateway.errors import ApiError, error_response
+
+    body = json.loads(error_response(ApiError(400, "m", code="c", param="p")).body)
+    assert body == {
+        "error": {"message": "m", "type": "invalid_request_error", "param": "p", "code": "c"}
+    }
