@@ -1,0 +1,1 @@
+"""Pure statistics and decisions: sufficient statistics in, decisions out; no I/O, no Temporal."""
