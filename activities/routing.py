@@ -25,26 +25,33 @@ class RoutingActivities:
         found = live_targets(self._engine, name)
         if found is not None:
             version, targets = found
-            unusable = [t for t in targets if not self._servable(t)]
-            if unusable:
-                names = ", ".join(f"{t.variant} ({t.provider}/{t.model})" for t in unusable)
+            problems = [
+                f"{t.variant} ({t.provider}/{t.model}): {problem}"
+                for t in targets
+                if (problem := self._problem(t)) is not None
+            ]
+            if problems:
                 return ResolvedRoute(
                     route=name,
                     version=version,
-                    error=f"route {name!r} has variants no configured provider can serve: {names}",
+                    error=f"route {name!r} has variants that cannot be served: "
+                    + "; ".join(problems),
                 )
             return ResolvedRoute(route=name, version=version, targets=targets)
         provider, sep, model = name.partition("/")
         if sep and model:
             target = RouteTarget(variant="explicit", provider=provider, model=model)
-            if self._servable(target):
+            problem = self._problem(target)
+            if problem is None:
                 return ResolvedRoute(route=name, targets=[target])
-            return ResolvedRoute(route=name, error=f"no configured provider serves {name!r}")
+            return ResolvedRoute(route=name, error=f"{name!r} cannot be served: {problem}")
         return ResolvedRoute(
             route=name,
             error=f"the model {name!r} is neither a route nor a configured 'provider/model'",
         )
 
-    def _servable(self, target: RouteTarget) -> bool:
+    def _problem(self, target: RouteTarget) -> str | None:
         provider = self._registry.get(target.provider)
-        return provider is not None and provider.knows_model(target.model, target.options)
+        if provider is None:
+            return f"no provider named {target.provider!r} is configured"
+        return provider.target_problem(target.model, target.options)

@@ -83,11 +83,18 @@ def load_keyring(env_value: str | None, path: Path) -> KeyRing:
         return KeyRing.from_json(path.read_text(encoding="utf-8"))
     path.parent.mkdir(parents=True, exist_ok=True)
     ring = KeyRing.generate()
+    # Two processes starting together must agree on one key, and neither may read a half-written
+    # file: write a private temporary file in full, then publish it with link(), which is atomic
+    # and fails if another process published first (then that process's ring wins).
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        # O_EXCL: two processes starting together must agree on one key, not overwrite each other.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return KeyRing.from_json(path.read_text(encoding="utf-8"))
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(ring.to_json())
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(ring.to_json())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return KeyRing.from_json(path.read_text(encoding="utf-8"))
+    finally:
+        tmp.unlink(missing_ok=True)
     return ring

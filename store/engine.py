@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 from pathlib import Path
 
 from sqlalchemy import event, text
@@ -37,10 +38,10 @@ def create_store_engine(url: str) -> Engine:
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     cursor = dbapi_connection.cursor()
     # WAL lets the gateway read while the worker writes; NORMAL is durable across process crashes.
+    cursor.execute("PRAGMA busy_timeout=30000")  # first, so the pragmas below wait for locks
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 
@@ -52,4 +53,15 @@ def init_schema(engine: Engine) -> None:
             connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _SCHEMA_LOCK_ID})
             SQLModel.metadata.create_all(connection)
         return
-    SQLModel.metadata.create_all(engine)
+    database = engine.url.database
+    if not database or database == ":memory:":
+        SQLModel.metadata.create_all(engine)
+        return
+    # Processes started together on a fresh file would race on CREATE TABLE; serialize them
+    # with an advisory lock on a file beside the database.
+    with open(f"{database}.schema-lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            SQLModel.metadata.create_all(engine)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

@@ -22,10 +22,13 @@ def record_outcome(engine: Engine, record: OutcomeRecord) -> bool:
         insert(Outcome)
         .values(**record.model_dump())
         .on_conflict_do_nothing(index_elements=["request_id", "arm"])
+        # A returned id means this call inserted. rowcount is not usable: on PostgreSQL
+        # SQLAlchemy adds an implicit RETURNING for the key and then reports rowcount -1.
+        .returning(Outcome.id)
     )
     with engine.begin() as connection:
-        result = connection.execute(statement)
-    return result.rowcount == 1
+        inserted = connection.execute(statement).first()
+    return inserted is not None
 
 
 def outcomes_for_request(engine: Engine, request_id: str) -> list[Outcome]:

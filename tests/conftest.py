@@ -85,7 +85,7 @@ def _postgres_schema_url() -> Iterator[str]:
     try:
         with admin.connect() as connection:
             connection.execute(text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         admin.dispose()
         if IN_CI:
             pytest.fail(f"PostgreSQL is required when CI=true and is unreachable: {exc}")

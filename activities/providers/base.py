@@ -12,8 +12,12 @@ from contracts.routing import RouteTarget
 class ChatProvider(Protocol):
     name: str
 
-    def knows_model(self, model: str, options: dict) -> bool:
-        """Whether `model` can be served; routes naming an unknown model are rejected up front."""
+    def target_problem(self, model: str, options: dict) -> str | None:
+        """Why this provider cannot serve `model` with `options`, or None if it can.
+
+        Routes are checked with this before any call, so a misconfigured variant is refused up
+        front with the reason instead of failing (or being silently misread) at call time.
+        """
         ...
 
     async def complete(

@@ -13,7 +13,7 @@ import hashlib
 import math
 import random
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from activities.providers.errors import ProviderBadRequest, ProviderUnavailable, UnknownModel
 from contracts.chat import ChatRequest, ChatResponse, Usage
@@ -21,6 +21,9 @@ from contracts.routing import RouteTarget
 
 
 class SimulatedModelProfile(BaseModel):
+    # A misspelt option must be an error, not a route quietly running on defaults.
+    model_config = ConfigDict(extra="forbid")
+
     latency_median_ms: float = Field(300.0, ge=0)
     latency_sigma: float = Field(0.35, ge=0, description="Sigma of the log-normal latency.")
     error_rate: float = Field(0.01, ge=0, le=1)
@@ -90,6 +93,11 @@ _WORDS = (
 )
 
 
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    return f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
+
+
 def estimate_tokens(text: str) -> int:
     # About four characters a token for English; good enough for a simulator's accounting.
     return max(1, math.ceil(len(text) / 4))
@@ -108,18 +116,28 @@ class SimulatedProvider:
         self.latency_scale = latency_scale
         self.profiles = dict(DEFAULT_PROFILES if profiles is None else profiles)
 
-    def knows_model(self, model: str, options: dict) -> bool:
-        return model in self.profiles
+    def target_problem(self, model: str, options: dict) -> str | None:
+        if model not in self.profiles:
+            return f"the simulated provider has no model {model!r}"
+        try:
+            self._apply_options(self.profiles[model], options)
+        except ValidationError as exc:
+            return f"invalid simulated options: {_first_error(exc)}"
+        return None
+
+    @staticmethod
+    def _apply_options(base: SimulatedModelProfile, options: dict) -> SimulatedModelProfile:
+        return SimulatedModelProfile.model_validate({**base.model_dump(), **options})
 
     def profile_for(self, target: RouteTarget) -> SimulatedModelProfile:
         base = self.profiles.get(target.model)
         if base is None:
             raise UnknownModel(f"simulated provider has no model {target.model!r}")
         try:
-            return base.model_validate({**base.model_dump(), **target.options})
+            return self._apply_options(base, target.options)
         except ValidationError as exc:
             raise ProviderBadRequest(
-                f"invalid simulated options for {target.model!r}: {exc}"
+                f"invalid simulated options for {target.model!r}: {_first_error(exc)}"
             ) from exc
 
     def _rng(self, request_id: str, model: str, attempt: int) -> random.Random:
