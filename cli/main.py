@@ -57,7 +57,7 @@ def dev(
             say=lambda text: console.print(text, soft_wrap=True, markup=False, highlight=False),
         )
     except PortInUse as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
         code = 2
     exit_process(code)
 

@@ -10,7 +10,14 @@ class PortInUse(RuntimeError):
 
 
 def port_is_free(host: str, port: int) -> bool:
+    """True if a server could listen on host:port now.
+
+    The probe sets SO_REUSEADDR as uvicorn and the Temporal server do, so connections left in
+    TIME_WAIT or FIN_WAIT by a stack that just stopped do not count as the port being taken;
+    a socket that is listening on the port, or bound to it without SO_REUSEADDR, still does.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError:

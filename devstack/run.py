@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import subprocess
 import time
@@ -21,8 +22,13 @@ STARTUP_TIMEOUT_SECONDS = 60.0
 def run_dev(
     settings: Settings, traffic_rps: float = 0.0, say: Callable[[str], None] = print
 ) -> int:
-    """Run the stack until SIGINT or SIGTERM; returns the process exit code."""
+    """Run the stack until SIGINT, SIGTERM or SIGHUP; returns the process exit code.
+
+    SIGHUP (the terminal closed) must stop the stack too: the children run in their own
+    sessions, so they would not get it themselves and would outlive the supervisor.
+    """
     s = settings
+    say = _never_failing(say)
     require_free_ports(
         "127.0.0.1",
         {
@@ -43,7 +49,7 @@ def run_dev(
     stack = Stack(s, say=say)
     previous = {
         signum: signal.signal(signum, lambda *_: stack.stop_requested.set())
-        for signum in (signal.SIGINT, signal.SIGTERM)
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     }
     traffic: TrafficGenerator | None = None
     started = time.monotonic()
@@ -82,6 +88,16 @@ def run_dev(
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         say("stopped")
+
+
+def _never_failing(say: Callable[[str], None]) -> Callable[[str], None]:
+    """`say`, except that a lost terminal (EIO after SIGHUP) cannot interrupt stopping the stack."""
+
+    def safe_say(text: str) -> None:
+        with contextlib.suppress(OSError):
+            say(text)
+
+    return safe_say
 
 
 def _temporal_healthy(stack: Stack) -> bool:

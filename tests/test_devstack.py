@@ -1,0 +1,396 @@
+"""`interlock dev` end to end: the real command, as a subprocess, with its real children.
+
+Each run gets its own home directory and free ports, so it never touches a developer's stack.
+The children (Temporal dev server, worker, gateway) run in their own sessions, so killing the
+supervisor's process group does not reach them: every test finds them through /proc (the
+temporal server by the home path on its command line, worker and gateway by INTERLOCK_HOME in
+their environment) and kills whatever is left in a `finally` block.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import openai
+import pytest
+
+from devstack.ports import port_is_free
+from devstack.supervisor import temporal_binary
+
+DEMO_KEY = "il-devstack-test-" + "d" * 32
+STARTUP_DEADLINE_SECONDS = 60.0
+STOP_DEADLINE_SECONDS = 30.0
+BANNER_END = "Press Ctrl-C to stop everything."
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until(what: str, check: Callable[[], object], timeout: float, interval: float = 0.2):
+    """Poll `check` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            pytest.fail(f"{what} did not happen within {timeout:.0f} s")
+        time.sleep(interval)
+
+
+# --- finding the stack's processes without psutil ---
+
+
+def _read_proc(pid: int, name: str) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/{name}").read_bytes()
+    except OSError:  # gone, or not ours to read
+        return b""
+
+
+def _is_zombie(pid: int) -> bool:
+    stat = _read_proc(pid, "stat")
+    # The state follows the command name, which is in parentheses and may contain spaces.
+    return not stat or stat.rsplit(b")", 1)[-1].split()[:1] == [b"Z"]
+
+
+def stack_processes(home: Path) -> dict[int, str]:
+    """Live processes belonging to the stack rooted at `home`: pid -> command line.
+
+    The Temporal server names home on its command line (--db-filename), the worker and the
+    gateway get INTERLOCK_HOME=<home> from the supervisor, the supervisor itself has --home.
+    """
+    marker = str(home).encode()
+    env_marker = b"INTERLOCK_HOME=" + marker
+    found: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        pid = int(entry.name)
+        cmdline = _read_proc(pid, "cmdline")
+        if not cmdline or _is_zombie(pid):
+            continue
+        environ = _read_proc(pid, "environ").split(b"\0")
+        if marker in cmdline or env_marker in environ:
+            found[pid] = cmdline.replace(b"\0", b" ").decode(errors="replace").strip()
+    return found
+
+
+def kill_everything(supervisor: subprocess.Popen, home: Path) -> None:
+    """Last resort for a failing test: SIGKILL the supervisor's group and every stack child."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(supervisor.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        supervisor.wait(10)
+    for pid in stack_processes(home):
+        # Each child leads its own session and process group; kill the group, then the pid.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+
+
+# --- running `interlock dev` ---
+
+
+@dataclass
+class DevRun:
+    process: subprocess.Popen
+    home: Path
+    output_path: Path
+    gateway_port: int
+    temporal_port: int
+    ui_port: int
+    started_at: float
+
+    def output(self) -> str:
+        try:
+            return self.output_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def diagnostics(self, lines: int = 40) -> str:
+        """The supervisor's output and the end of every child's log, for a failure report."""
+        parts = [f"--- interlock dev output ---\n{self.output()}"]
+        for log in sorted((self.home / "logs").glob("*.log")):
+            tail = log.read_text(errors="replace").splitlines()[-lines:]
+            parts.append(f"--- {log.name} (last {lines} lines) ---\n" + "\n".join(tail))
+        return "\n".join(parts)
+
+
+def dev_env() -> dict[str, str]:
+    """The test's environment without settings that could point the stack elsewhere."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("INTERLOCK_", "TEMPORAL_")) and key != "DATABASE_URL"
+    }
+    env["INTERLOCK_SIMULATOR_LATENCY_SCALE"] = "0"
+    env["INTERLOCK_DEMO_API_KEY"] = DEMO_KEY
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+@contextlib.contextmanager
+def interlock_dev(tmp_path: Path, gateway_port: int | None = None) -> Iterator[DevRun]:
+    """Start `interlock dev` on free ports with its own home; kill all of it on the way out."""
+    home = (tmp_path / "home").resolve()
+    output_path = tmp_path / "dev-output.txt"
+    ports = {
+        "gateway": gateway_port or free_port(),
+        "temporal": free_port(),
+        "ui": free_port(),
+    }
+    argv = [
+        sys.executable,
+        "-m",
+        "cli",
+        "dev",
+        "--home",
+        str(home),
+        "--gateway-port",
+        str(ports["gateway"]),
+        "--temporal-port",
+        str(ports["temporal"]),
+        "--ui-port",
+        str(ports["ui"]),
+    ]
+    with open(output_path, "wb") as output:
+        started_at = time.monotonic()
+        process = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env=dev_env(),
+            cwd=tmp_path,  # no developer .env file is picked up
+            start_new_session=True,
+        )
+    run = DevRun(
+        process,
+        home,
+        output_path,
+        ports["gateway"],
+        ports["temporal"],
+        ports["ui"],
+        started_at,
+    )
+    try:
+        yield run
+    except BaseException:
+        print(run.diagnostics())  # pytest shows it with the failure
+        raise
+    finally:
+        kill_everything(process, home)
+
+
+def role_of(cmdline: str) -> str | None:
+    if "server start-dev" in cmdline:
+        return "temporal"
+    for role in ("worker", "gateway", "dev"):
+        if cmdline.endswith(f"-m cli {role}") or f"-m cli {role} " in cmdline:
+            return role
+    return None
+
+
+# --- the tests ---
+
+
+def test_dev_stack_lifecycle(tmp_path: Path, record_property: Callable[[str, object], None]):
+    with interlock_dev(tmp_path) as run:
+        # 1. The banner, within the start-up deadline.
+        def banner_or_exit() -> bool:
+            if run.process.poll() is not None:
+                pytest.fail(
+                    f"interlock dev exited with {run.process.returncode} before its banner:\n"
+                    f"{run.output()}"
+                )
+            return BANNER_END in run.output()
+
+        wait_until("the banner", banner_or_exit, STARTUP_DEADLINE_SECONDS)
+        startup_seconds = time.monotonic() - run.started_at
+        banner = run.output()
+        reported = re.search(r"Interlock is up \(([0-9.]+) s\)", banner)
+        assert reported, banner
+        record_property("startup_seconds", round(startup_seconds, 2))
+        record_property("startup_seconds_reported", float(reported.group(1)))
+        print(
+            f"interlock dev start-up: {startup_seconds:.2f} s from launch to banner, "
+            f"{reported.group(1)} s by the supervisor's own count"
+        )
+        gateway_base = f"http://127.0.0.1:{run.gateway_port}/v1"
+        assert f"http://localhost:{run.ui_port}" in banner, banner
+        assert gateway_base in banner, banner
+        assert DEMO_KEY in banner, banner
+
+        # All three children are up, and the /proc scan the clean-up relies on finds them.
+        processes = stack_processes(run.home)
+        roles = {role_of(cmdline): pid for pid, cmdline in processes.items()}
+        assert {"temporal", "worker", "gateway", "dev"} <= roles.keys(), processes
+        assert roles["dev"] == run.process.pid
+        children = {pid for pid, cmdline in processes.items() if role_of(cmdline) != "dev"}
+        temporal_cmdline = processes[roles["temporal"]]
+        assert f"--port {run.temporal_port}" in temporal_cmdline
+        assert f"--ui-port {run.ui_port}" in temporal_cmdline
+
+        # 2. The official OpenAI client gets a completion from route `chat`.
+        marker = f"devstack-prompt-marker-{uuid.uuid4().hex}"
+        client = openai.OpenAI(base_url=gateway_base, api_key=DEMO_KEY, max_retries=0, timeout=30.0)
+        try:
+            completion = client.chat.completions.create(
+                model="chat",
+                messages=[{"role": "user", "content": f"Please repeat nothing of {marker}."}],
+            )
+        finally:
+            client.close()
+        assert completion.id.startswith("chatcmpl-"), completion
+        assert completion.object == "chat.completion"
+        assert completion.choices, completion
+        message = completion.choices[0].message
+        assert message.role == "assistant"
+        assert isinstance(message.content, str) and message.content.strip()
+        assert completion.choices[0].finish_reason
+        usage = completion.usage
+        assert usage is not None
+        assert usage.prompt_tokens > 0
+        assert usage.completion_tokens > 0
+        assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
+
+        # 3. Its outcome row is in the SQLite store.
+        store = run.home / "interlock.db"
+
+        def outcome_rows() -> list[tuple]:
+            connection = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=5)
+            try:
+                return connection.execute(
+                    "SELECT status, tenant_id, route, tokens_in, tokens_out FROM outcomes "
+                    "WHERE request_id = ?",
+                    (completion.id,),
+                ).fetchall()
+            finally:
+                connection.close()
+
+        rows = wait_until("the outcome row", outcome_rows, 10.0)
+        assert rows == [("ok", "demo", "chat", usage.prompt_tokens, usage.completion_tokens)], rows
+
+        # 4. The request workflow exists in Temporal.
+        describe = subprocess.run(
+            [
+                temporal_binary(),
+                "workflow",
+                "describe",
+                "-w",
+                completion.id,
+                "--address",
+                f"127.0.0.1:{run.temporal_port}",
+            ],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert describe.returncode == 0, describe.stdout + describe.stderr
+        assert completion.id in describe.stdout, describe.stdout
+
+        # 5. SIGTERM stops everything and the supervisor exits 0.
+        run.process.send_signal(signal.SIGTERM)
+        stop_started = time.monotonic()
+        try:
+            code = run.process.wait(STOP_DEADLINE_SECONDS)
+        except subprocess.TimeoutExpired:
+            pytest.fail(
+                f"interlock dev did not exit within {STOP_DEADLINE_SECONDS:.0f} s of SIGTERM:\n"
+                f"{run.output()}"
+            )
+        record_property("stop_seconds", round(time.monotonic() - stop_started, 2))
+        output = run.output()
+        assert code == 0, output
+        assert "stopped" in output.splitlines(), output
+
+        def children_gone() -> bool:
+            return not (children & stack_processes(run.home).keys())
+
+        wait_until("the children to disappear", children_gone, 5.0)
+        assert stack_processes(run.home) == {}
+
+        # 6. Temporal's files hold the workflow but never the prompt (the codec encrypts it).
+        temporal_files = sorted(run.home.glob("temporal.db*"))
+        assert temporal_files, list(run.home.iterdir())
+        contents = {path.name: path.read_bytes() for path in temporal_files}
+        assert any(completion.id.encode() in data for data in contents.values()), (
+            f"the workflow id is in none of {list(contents)}: wrong files?"
+        )
+        leaked = [name for name, data in contents.items() if marker.encode() in data]
+        assert not leaked, f"the prompt is readable in {leaked}"
+
+
+def test_dev_fails_fast_when_the_gateway_port_is_taken(tmp_path: Path):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        with interlock_dev(tmp_path, gateway_port=taken) as run:
+            started = time.monotonic()
+            try:
+                code = run.process.wait(20)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"interlock dev did not exit with port {taken} taken:\n{run.output()}")
+            elapsed = time.monotonic() - started
+            output = " ".join(run.output().split())  # rich may wrap the message
+            assert code == 2, output
+            assert elapsed < 10, f"took {elapsed:.1f} s to notice the taken port"
+            assert f"port {taken}" in output, output
+            assert "--gateway-port" in output, output
+            assert "in use" in output, output
+            # Nothing was started: no Temporal server (or any other child) is left behind.
+            assert stack_processes(run.home) == {}
+            leftovers = [
+                cmdline
+                for cmdline in _all_cmdlines()
+                if "start-dev" in cmdline and f"--port {run.temporal_port}" in cmdline
+            ]
+            assert leftovers == []
+            assert not (run.home / "temporal.db").exists()
+
+
+def _all_cmdlines() -> list[str]:
+    lines = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            cmdline = _read_proc(int(entry.name), "cmdline")
+            if cmdline:
+                lines.append(cmdline.replace(b"\0", b" ").decode(errors="replace"))
+    return lines
+
+
+def test_port_left_closing_by_a_stopped_stack_counts_as_free():
+    """A just-stopped server leaves its accepted connections in FIN_WAIT/TIME_WAIT; uvicorn and
+    Temporal bind with SO_REUSEADDR and start fine, so the port check must not refuse them."""
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn and Go do
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        assert not port_is_free("127.0.0.1", port)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+            accepted, _ = listener.accept()
+            accepted.close()  # the server closes first, as a stopping gateway does
+            listener.close()
+            assert port_is_free("127.0.0.1", port)
+            assert client.recv(1) == b""
