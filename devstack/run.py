@@ -48,7 +48,7 @@ def run_dev(
 
     stack = Stack(s, say=say)
     previous = {
-        signum: signal.signal(signum, lambda *_: stack.stop_requested.set())
+        signum: signal.signal(signum, stack.request_stop)
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     }
     traffic: TrafficGenerator | None = None
@@ -69,7 +69,7 @@ def run_dev(
             traffic = TrafficGenerator(f"{stack.gateway_url}/v1", api_key, traffic_rps)
             traffic.start()
             say(f"sending synthetic traffic at {traffic_rps:g} requests/s to route 'chat'")
-        while not stack.stop_requested.is_set():
+        while not stack.stop_requested:
             stack.check_children()
             time.sleep(0.2)
         return 0

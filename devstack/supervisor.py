@@ -13,7 +13,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +24,8 @@ from configuration import Settings
 from workflows import search_attributes
 
 STOP_GRACE_SECONDS = 15.0
+# 0, or killed by the SIGTERM we sent before it could exit by itself.
+CLEAN_EXIT_CODES = (0, -signal.SIGTERM)
 
 
 def temporal_binary() -> str:
@@ -61,7 +62,12 @@ class Stack:
     settings: Settings
     say: Callable[[str], None] = print
     children: list[Child] = field(default_factory=list)
-    stop_requested: threading.Event = field(default_factory=threading.Event)
+    # A plain flag, not a threading.Event: it is set from a signal handler, and Event.set()
+    # takes a lock that a second signal (Ctrl-C pressed twice) would deadlock on.
+    stop_requested: bool = False
+
+    def request_stop(self, *_signal_args: object) -> None:
+        self.stop_requested = True
 
     @property
     def log_dir(self) -> Path:
@@ -153,7 +159,7 @@ class Stack:
     def wait_for(self, what: str, ready: Callable[[], bool], timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.stop_requested.is_set():
+            if self.stop_requested:
                 raise StopRequested
             self.check_children()
             if ready():
@@ -179,6 +185,8 @@ class Stack:
                     self.say(f"{child.name} did not stop in {STOP_GRACE_SECONDS:.0f} s; killing it")
                     os.killpg(child.process.pid, signal.SIGKILL)
                     child.process.wait()
+            if child.process.returncode not in CLEAN_EXIT_CODES:
+                self.say(f"{child.name} exited with code {child.process.returncode}")
 
 
 class ChildExited(RuntimeError):

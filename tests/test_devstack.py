@@ -322,6 +322,7 @@ def test_dev_stack_lifecycle(tmp_path: Path, record_property: Callable[[str, obj
         output = run.output()
         assert code == 0, output
         assert "stopped" in output.splitlines(), output
+        assert "exited with code" not in output, output  # every child stopped cleanly
 
         def children_gone() -> bool:
             return not (children & stack_processes(run.home).keys())
@@ -338,6 +339,29 @@ def test_dev_stack_lifecycle(tmp_path: Path, record_property: Callable[[str, obj
         )
         leaked = [name for name, data in contents.items() if marker.encode() in data]
         assert not leaked, f"the prompt is readable in {leaked}"
+
+
+def test_repeated_ctrl_c_stops_the_stack_cleanly(tmp_path: Path):
+    """Ctrl-C pressed several times in a row: still one orderly stop, exit 0, nothing left."""
+    with interlock_dev(tmp_path) as run:
+        wait_until("the banner", lambda: BANNER_END in run.output(), STARTUP_DEADLINE_SECONDS)
+        children = set(stack_processes(run.home)) - {run.process.pid}
+        assert len(children) == 3
+        # A burst, back to back: every signal after the first must be harmless.
+        for _ in range(200):
+            run.process.send_signal(signal.SIGINT)
+        try:
+            code = run.process.wait(STOP_DEADLINE_SECONDS)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"interlock dev hung after repeated SIGINT:\n{run.diagnostics()}")
+        output = run.output()
+        assert code == 0, output
+        assert "exited with code" not in output, output
+        wait_until(
+            "the children to disappear",
+            lambda: not (children & stack_processes(run.home).keys()),
+            5.0,
+        )
 
 
 def test_dev_fails_fast_when_the_gateway_port_is_taken(tmp_path: Path):
