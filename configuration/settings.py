@@ -43,6 +43,13 @@ class Settings(BaseSettings):
     temporal_ui_port: int = Field(8233, description="Web UI port of the dev server.")
     request_task_queue: str = "interlock-requests"
     provider_task_queue: str = "interlock-providers"
+    provider_calls_in_gateway: bool = Field(
+        True,
+        description="Call providers from the gateway's own worker (on the request task queue) "
+        "rather than from `interlock worker`s on the provider task queue. The activity is then "
+        "dispatched eagerly with the workflow task that schedules it, which removes a matching "
+        "round trip from every request; turn it off to keep provider credentials on workers only.",
+    )
     control_task_queue: str = "interlock-control"
 
     codec_keyring: str | None = Field(

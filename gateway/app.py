@@ -113,7 +113,7 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
                 tenant_id=tenant,
                 model=wire.model,
                 chat=to_chat_request(wire),
-                provider_task_queue=state.settings.provider_task_queue,
+                provider_task_queue=provider_task_queue(state.settings),
             ),
         )
         headers = {"x-request-id": request_id}
@@ -128,6 +128,12 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
         return JSONResponse(to_chat_completion(result), headers=headers)
 
     return app
+
+
+def provider_task_queue(settings: Settings) -> str:
+    if settings.provider_calls_in_gateway:
+        return settings.request_task_queue
+    return settings.provider_task_queue
 
 
 async def read_json(request: Request, limit: int) -> object:

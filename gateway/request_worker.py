@@ -13,6 +13,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.outcomes import OutcomeActivities
+from activities.provider_calls import ProviderActivities
 from activities.providers import ProviderRegistry
 from activities.routing import RoutingActivities
 from configuration import Settings
@@ -24,12 +25,16 @@ def build_request_worker(
 ) -> Worker:
     routing = RoutingActivities(engine, registry)
     outcomes = OutcomeActivities(engine)
+    activities = [routing.resolve_route, outcomes.record_outcome]
+    if settings.provider_calls_in_gateway:
+        activities.append(ProviderActivities(registry).call_provider)
     return Worker(
         client,
         task_queue=settings.request_task_queue,
         workflows=[RequestWorkflow],
-        activities=[routing.resolve_route, outcomes.record_outcome],
+        activities=activities,
         max_concurrent_workflow_tasks=100,
         max_concurrent_local_activities=100,
+        max_concurrent_activities=200,
         graceful_shutdown_timeout=timedelta(seconds=10),
     )

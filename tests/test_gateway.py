@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
+from datetime import timedelta
 
 import httpx
 import openai
 import pytest
 from temporalio.client import WorkflowExecutionStatus
 
+from contracts.chat import ChatMessage, ChatRequest
+from contracts.request import RequestInput
 from contracts.routing import RouteTarget
 from store.outcomes import outcomes_for_request
 from store.routes import publish_route
 from workflows import search_attributes
+from workflows.request import RequestWorkflow
 
 
 def chat_body(model: str = "chat", content: str = "Hello") -> dict:
@@ -330,3 +335,46 @@ def test_error_body_is_json_serializable_contract() -> None:
     assert body == {
         "error": {"message": "m", "type": "invalid_request_error", "param": "p", "code": "c"}
     }
+
+
+async def scheduled_task_queue(stack, request_id: str) -> str:
+    history = await stack.client.get_workflow_handle(request_id).fetch_history()
+    [scheduled] = [
+        e.activity_task_scheduled_event_attributes
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    assert scheduled.activity_type.name == "call_provider"
+    return scheduled.task_queue.name
+
+
+async def test_provider_call_runs_on_the_gateway_queue_by_default(stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as http:
+        response = await http.post(
+            "/v1/chat/completions", json=chat_body(), headers={"Authorization": AUTH}
+        )
+    assert response.status_code == 200
+    queue = await scheduled_task_queue(stack, response.json()["id"])
+    assert queue == stack.settings.request_task_queue
+
+
+async def test_provider_calls_can_run_on_workers_instead(stack) -> None:
+    """With provider_calls_in_gateway off, the call goes to `interlock worker`s' queue."""
+    request_id = f"chatcmpl-{uuid.uuid4().hex}"
+    result = await stack.client.execute_workflow(
+        RequestWorkflow.run,
+        RequestInput(
+            request_id=request_id,
+            tenant_id="demo",
+            model="chat",
+            chat=ChatRequest(messages=[ChatMessage(role="user", content="hi")]),
+            provider_task_queue=stack.settings.provider_task_queue,
+        ),
+        id=request_id,
+        task_queue=stack.settings.request_task_queue,
+        execution_timeout=timedelta(seconds=30),
+    )
+    assert result.error is None and result.response is not None
+    assert await scheduled_task_queue(stack, request_id) == stack.settings.provider_task_queue
+    [row] = outcomes_for_request(stack.engine, request_id)
+    assert row.status == "ok"
