@@ -16,9 +16,11 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 tenants_app = typer.Typer(no_args_is_help=True, help="Tenants and their API keys.")
 routes_app = typer.Typer(no_args_is_help=True, help="Routes and their variants.")
 codec_app = typer.Typer(no_args_is_help=True, help="The payload encryption key ring.")
+stats_app = typer.Typer(no_args_is_help=True, help="The statistics engine.")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(routes_app, name="routes")
 app.add_typer(codec_app, name="codec")
+app.add_typer(stats_app, name="stats")
 console = Console()
 
 HomeOption = Annotated[
@@ -153,6 +155,27 @@ def codec_rotate(home: HomeOption = None) -> None:
     write_keyring(settings.codec_key_file, ring)
     console.print(f"active key is now {ring.active_key_id} ({len(ring.keys)} keys in the ring)")
     exit_process(0)
+
+
+@stats_app.command("judge")
+def stats_judge() -> None:
+    """Judge looks at candidate-vs-baseline comparisons: JSON Lines on stdin, one decision a line.
+
+    Input: {"id", "metric", "kind": "proportion"|"mean", "direction", "alpha", "margin",
+    "baseline": {"n", "events"} or {"n", "sum", "sum_sq"}, "candidate": {...}} with cumulative
+    counts; lines with the same id are successive looks. Output, one per input line:
+    {"id", "decision": "pass"|"fail"|"continue", "p_value", "ci", "method", ...}, or
+    {"id", "error"} for a line that cannot be judged. Exits 1 if any line was an error.
+    """
+    import sys
+
+    from experiments.judge import judge_json_lines
+
+    lines = [line for line in sys.stdin if line.strip()]
+    outputs, errors = judge_json_lines(lines)
+    sys.stdout.write("\n".join(outputs) + ("\n" if outputs else ""))
+    sys.stdout.flush()
+    exit_process(1 if errors else 0)
 
 
 def run() -> None:
