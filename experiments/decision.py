@@ -206,14 +206,9 @@ class MultiMetricJudge:
     def _evidence(self, results: Mapping[str, LookResult]) -> list[MetricEvidence]:
         """Holm over the harm tests; each acceptance test at the full alpha (see module doc)."""
         alpha = self.settings.alpha
-        by_evidence = sorted(self.metrics, key=lambda m: results[m.name].p_worse)
-        holm_threshold: dict[str, float] = {}
-        harmful: dict[str, bool] = {}
-        rejecting = True  # Holm stops at the first hypothesis it cannot reject
-        for rank, metric in enumerate(by_evidence):
-            holm_threshold[metric.name] = alpha / (len(by_evidence) - rank)
-            rejecting = rejecting and results[metric.name].p_worse <= holm_threshold[metric.name]
-            harmful[metric.name] = rejecting
+        holm = holm_step_down({m.name: results[m.name].p_worse for m in self.metrics}, alpha)
+        harmful = {name: rejected for name, (rejected, _) in holm.items()}
+        holm_threshold = {name: threshold for name, (_, threshold) in holm.items()}
         return [
             MetricEvidence(
                 spec=metric,
@@ -225,6 +220,22 @@ class MultiMetricJudge:
             )
             for metric in self.metrics
         ]
+
+
+def holm_step_down(p_values: Mapping[str, float], alpha: float) -> dict[str, tuple[bool, float]]:
+    """Holm's method: {name: (rejected, the alpha its rank was held to)}.
+
+    The smallest p-value is held to alpha/m, the next to alpha/(m-1), and so on; the first that
+    misses its threshold stops the rejections, for it and every larger p-value.
+    """
+    ordered = sorted(p_values, key=lambda name: p_values[name])
+    result: dict[str, tuple[bool, float]] = {}
+    rejecting = True
+    for rank, name in enumerate(ordered):
+        threshold = alpha / (len(ordered) - rank)
+        rejecting = rejecting and p_values[name] <= threshold
+        result[name] = (rejecting, threshold)
+    return result
 
 
 def describe(decision: Decision) -> dict[str, object]:
