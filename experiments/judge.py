@@ -26,6 +26,8 @@ from experiments.sequential import (
 )
 
 KINDS = ("proportion", "mean")
+# Counts are held as 64-bit integers and sums as doubles; 2**53 keeps both exact.
+MAX_MAGNITUDE = float(2**53)
 
 
 class LineError(ValueError):
@@ -49,6 +51,8 @@ def _number(arm: Mapping[str, Any], key: str, side: str, integer: bool) -> float
         raise LineError(f"{side}.{key} must be a number, got {value!r}")
     if not math.isfinite(value):
         raise LineError(f"{side}.{key} must be finite")
+    if abs(value) > MAX_MAGNITUDE:
+        raise LineError(f"{side}.{key} is too large ({value:g}); the limit is {MAX_MAGNITUDE:g}")
     if integer and (value < 0 or value != int(value)):
         raise LineError(f"{side}.{key} must be a non-negative integer, got {value!r}")
     return float(value)
@@ -140,8 +144,8 @@ def _parse_fast(line: Any) -> ParsedLine | None:
     if type(identifier) is not str or not identifier:
         return None
     for value in values:
-        if type(value) not in _NUMBER_TYPES:
-            return None
+        if type(value) not in _NUMBER_TYPES or not -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE:
+            return None  # also NaN and infinities, which fail the comparison
     if kind == "proportion":
         bn, be, cn, ce = values
         if (
@@ -228,6 +232,7 @@ def _judge(lines: Iterable[Any]) -> _Judged:
 
 def judge(lines: Iterable[Any]) -> list[dict[str, Any]]:
     """One output dict per input line, in input order."""
+    lines = list(lines)
     judged = _judge(lines)
     outputs: list[dict[str, Any]] = [{} for _ in judged.parsed]
     for indices, looked in judged.looks:
@@ -235,8 +240,18 @@ def judge(lines: Iterable[Any]) -> list[dict[str, Any]]:
             outputs[index] = output
     for index, item in enumerate(judged.parsed):
         if isinstance(item, LineError):
-            outputs[index] = {"id": None, "error": str(item)}
+            outputs[index] = {"id": _line_id(lines[index]), "error": str(item)}
     return outputs
+
+
+def _line_id(line: Any) -> Any:
+    """The id an error line echoes: the input's own, when it has a usable one."""
+    identifier = line.get("id") if isinstance(line, Mapping) else None
+    return (
+        identifier
+        if isinstance(identifier, str | int) and not isinstance(identifier, bool)
+        else None
+    )
 
 
 def judge_json_lines(lines: Iterable[str]) -> tuple[list[str], int]:
@@ -245,21 +260,12 @@ def judge_json_lines(lines: Iterable[str]) -> tuple[list[str], int]:
     Output lines are formatted directly rather than through json.dumps: at hundreds of thousands
     of lines, building and serializing a dict per line would cost more than the statistics.
     """
-    lines = list(lines)
-    raw: list[Any]
-    try:
-        # One parse of the whole input is several times faster than one per line; a line that
-        # is not JSON (or holds two values) sends us to the line-by-line path for its message.
-        raw = json.loads("[" + ",".join(lines) + "]")
-        if len(raw) != len(lines):
-            raise ValueError
-    except ValueError:
-        raw = []
-        for number, text in enumerate(lines, start=1):
-            try:
-                raw.append(json.loads(text))
-            except json.JSONDecodeError as exc:
-                raw.append(LineError(f"line {number} is not JSON: {exc.msg}"))
+    raw: list[Any] = []
+    for number, text in enumerate(lines, start=1):
+        try:
+            raw.append(json.loads(text))
+        except json.JSONDecodeError as exc:
+            raw.append(LineError(f"line {number} is not JSON: {exc.msg}"))
     to_judge = [None if isinstance(item, LineError) else item for item in raw]
     judged = _judge(to_judge)
     out = [""] * len(raw)
@@ -304,8 +310,7 @@ def judge_json_lines(lines: Iterable[str]) -> tuple[list[str], int]:
             errors += 1
             source = raw[index]
             message = str(source) if isinstance(source, LineError) else str(item)
-            identifier = source.get("id") if isinstance(source, dict) else None
-            out[index] = json.dumps({"id": identifier, "error": message})
+            out[index] = json.dumps({"id": _line_id(source), "error": message})
     return out, errors
 
 

@@ -382,8 +382,12 @@ def _ratio_interval_as_difference(
     any_kept = kept.any(axis=1)
     first = np.argmax(kept, axis=1)
     last = GRID.size - 1 - np.argmax(kept[:, ::-1], axis=1)
-    low = (np.exp(GRID[first]) - 1.0) * baseline_rate
-    high = (np.exp(GRID[last]) - 1.0) * baseline_rate
+    # Between a kept grid point and its rejected neighbour lie ratios the test may not reject:
+    # end the interval at the rejected neighbour, so it holds everything not rejected.
+    outer_low = np.maximum(first - 1, 0)
+    outer_high = np.minimum(last + 1, GRID.size - 1)
+    low = (np.exp(GRID[outer_low]) - 1.0) * baseline_rate
+    high = (np.exp(GRID[outer_high]) - 1.0) * baseline_rate
     # The grid's ends stand for "beyond": a candidate rate of 0, or no upper bound.
     low = np.where(first == 0, -baseline_rate, low)
     high = np.where(last == GRID.size - 1, np.inf, high)
@@ -393,6 +397,8 @@ def _ratio_interval_as_difference(
 
 # --- means: the mixture SPRT -----------------------------------------------------------------
 
+# Observations per arm before the mean test uses its plug-in variance at all.
+MIN_MEAN_SAMPLES = 30
 # Mixing sd as a share of the metric's standard deviation: tuned to effects of a fifth of an sd.
 _TAU_PER_SD = 0.2
 
@@ -403,6 +409,7 @@ class MeanBatch(_Batch):
         size = len(settings)
         self.ci_low = np.full(size, -np.inf)
         self.ci_high = np.full(size, np.inf)
+        self.counts = np.zeros((size, 2))  # baseline n, candidate n
 
     def look(self, rows: np.ndarray, stats: np.ndarray) -> LookBatch:
         """`stats[k]` = (baseline n, sum, sum_sq, candidate n, sum, sum_sq) of rows[k]."""
@@ -411,6 +418,10 @@ class MeanBatch(_Batch):
         baseline_n, baseline_sum, baseline_sq, candidate_n, candidate_sum, candidate_sq = stats.T
         if (baseline_n < 0).any() or (candidate_n < 0).any():
             raise ValueError("n must be non-negative")
+        counts = np.column_stack([baseline_n, candidate_n])
+        if (counts < self.counts[rows]).any():
+            raise ValueError("cumulative counts went backwards since the previous look")
+        self.counts[rows] = counts
         with np.errstate(divide="ignore", invalid="ignore"):
             baseline_mean = baseline_sum / baseline_n
             candidate_mean = candidate_sum / candidate_n
@@ -421,7 +432,10 @@ class MeanBatch(_Batch):
                 0.0, (candidate_sq - candidate_sum * candidate_mean) / (candidate_n - 1)
             )
         difference = candidate_mean - baseline_mean
-        ready = (baseline_n >= 2) & (candidate_n >= 2)
+        # The variance is estimated, so neither evidence nor interval is taken from tiny samples:
+        # an interval cut from them would stay cut (the sequence is a running intersection).
+        floor = np.maximum(self.min_samples[rows], MIN_MEAN_SAMPLES)
+        ready = (baseline_n >= floor) & (candidate_n >= floor)
         pooled_sd = np.sqrt((baseline_var + candidate_var) / 2.0)
         scale = np.maximum.reduce([pooled_sd, np.abs(baseline_mean), np.full(len(rows), 1e-12)])
         with np.errstate(divide="ignore", invalid="ignore"):
