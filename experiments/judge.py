@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -271,19 +271,7 @@ def judge_json_lines(lines: Iterable[str]) -> tuple[list[str], int]:
     out = [""] * len(raw)
     for indices, looked in judged.looks:
         method = json.dumps(looked.method)
-        columns = zip(
-            indices,
-            looked.decision.tolist(),
-            looked.p_value.tolist(),
-            looked.ci_low.tolist(),
-            looked.ci_high.tolist(),
-            looked.estimate.tolist(),
-            looked.p_worse.tolist(),
-            looked.p_noninferior.tolist(),
-            looked.baseline_n.tolist(),
-            looked.candidate_n.tolist(),
-            strict=True,
-        )
+        columns = _columns(indices, looked)
         for (
             index,
             decision,
@@ -314,6 +302,24 @@ def judge_json_lines(lines: Iterable[str]) -> tuple[list[str], int]:
     return out, errors
 
 
+def _columns(indices: list[int], looked: LookBatch) -> Iterator[tuple[Any, ...]]:
+    """Per line: input index, decision code, p_value, ci_low, ci_high, estimate, p_worse,
+    p_noninferior, baseline n, candidate n (plain Python numbers, read once per batch)."""
+    return zip(
+        indices,
+        looked.decision.tolist(),
+        looked.p_value.tolist(),
+        looked.ci_low.tolist(),
+        looked.ci_high.tolist(),
+        looked.estimate.tolist(),
+        looked.p_worse.tolist(),
+        looked.p_noninferior.tolist(),
+        looked.baseline_n.tolist(),
+        looked.candidate_n.tolist(),
+        strict=True,
+    )
+
+
 def _json_number(value: float) -> str:
     return repr(value) if math.isfinite(value) else "null"
 
@@ -330,19 +336,7 @@ def _finite_or_none(value: float) -> float | None:
 def _outputs(
     parsed: list[ParsedLine | LineError], indices: list[int], looked: LookBatch
 ) -> list[dict[str, Any]]:
-    columns = zip(
-        indices,
-        looked.decision.tolist(),
-        looked.p_value.tolist(),
-        looked.ci_low.tolist(),
-        looked.ci_high.tolist(),
-        looked.estimate.tolist(),
-        looked.p_worse.tolist(),
-        looked.p_noninferior.tolist(),
-        looked.baseline_n.tolist(),
-        looked.candidate_n.tolist(),
-        strict=True,
-    )
+    columns = _columns(indices, looked)
     return [
         {
             "id": parsed[index].id,  # type: ignore[union-attr]
