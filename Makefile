@@ -28,6 +28,13 @@ test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
+# Interlock's PII scanner against Microsoft Presidio. Presidio and the spaCy small model come from
+# the benchmark-only `bench` extra, never from the runtime dependencies.
+.PHONY: bench-pii
+bench-pii: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python -m benchmarks.pii --json .interlock/bench-pii.json
+
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -9,6 +9,7 @@ from temporalio import activity
 
 from activities.providers import ProviderRegistry
 from contracts.routing import ResolvedRoute, ResolveRouteInput, RouteTarget
+from store.guardrails import route_policy
 from store.routes import live_targets
 
 
@@ -37,7 +38,13 @@ class RoutingActivities:
                     error=f"route {name!r} has variants that cannot be served: "
                     + "; ".join(problems),
                 )
-            return ResolvedRoute(route=name, version=version, targets=targets)
+            policy = route_policy(self._engine, name)
+            return ResolvedRoute(
+                route=name,
+                version=version,
+                targets=targets,
+                **({"guardrails": policy} if policy is not None else {}),
+            )
         provider, sep, model = name.partition("/")
         if sep and model:
             target = RouteTarget(variant="explicit", provider=provider, model=model)

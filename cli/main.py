@@ -17,10 +17,12 @@ tenants_app = typer.Typer(no_args_is_help=True, help="Tenants and their API keys
 routes_app = typer.Typer(no_args_is_help=True, help="Routes and their variants.")
 codec_app = typer.Typer(no_args_is_help=True, help="The payload encryption key ring.")
 stats_app = typer.Typer(no_args_is_help=True, help="The statistics engine.")
+guardrails_app = typer.Typer(no_args_is_help=True, help="PII, secret and injection detection.")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(routes_app, name="routes")
 app.add_typer(codec_app, name="codec")
 app.add_typer(stats_app, name="stats")
+app.add_typer(guardrails_app, name="guardrails")
 console = Console()
 
 HomeOption = Annotated[
@@ -174,6 +176,25 @@ def stats_judge() -> None:
     lines = [line for line in sys.stdin if line.strip()]
     outputs, errors = judge_json_lines(lines)
     sys.stdout.write("\n".join(outputs) + ("\n" if outputs else ""))
+    sys.stdout.flush()
+    exit_process(1 if errors else 0)
+
+
+@guardrails_app.command("scan")
+def guardrails_scan() -> None:
+    """Scan texts: JSON Lines {"id", "text"} on stdin, one result a line on stdout.
+
+    Output: {"id", "findings": [{"type", "start", "end", "score"}], "redacted", "injection_score"}
+    with character offsets into `text` (end exclusive), or {"id", "error"} for a bad line (then
+    the exit code is 1).
+    """
+    import sys
+
+    from guardrails.registry import default_registry
+    from guardrails.scan import scan_lines
+
+    outputs, errors = scan_lines(sys.stdin, default_registry())
+    sys.stdout.write("".join(line + "\n" for line in outputs))
     sys.stdout.flush()
     exit_process(1 if errors else 0)
 

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from contracts.chat import ChatRequest, ChatResponse
+from contracts.guardrails import ACTION_STRENGTH, Verdict
 from contracts.routing import RouteTarget
 
 ErrorType = Literal[
@@ -35,12 +36,24 @@ class RequestError(BaseModel):
     code: str | None = None
 
 
+class Guardrails(BaseModel):
+    input: Verdict = Field(default_factory=Verdict)
+    output: Verdict | None = None
+
+    def strongest_action(self) -> str | None:
+        """The strongest action either direction took; None when nothing was found."""
+        actions = [self.input.action] + ([self.output.action] if self.output else [])
+        strongest = max(actions, key=ACTION_STRENGTH.__getitem__)
+        return None if strongest == "none" else strongest
+
+
 class RequestResult(BaseModel):
     request_id: str
     route: str
     target: RouteTarget | None = None
     response: ChatResponse | None = None
     error: RequestError | None = None
+    guardrails: Guardrails = Field(default_factory=Guardrails)
 
 
 class ProviderCallInput(BaseModel):

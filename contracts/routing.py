@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from contracts.guardrails import GuardrailPolicy
+
 
 class RouteTarget(BaseModel):
     variant: str = Field(description="Name of the route variant, e.g. 'baseline'.")
@@ -28,4 +30,5 @@ class ResolvedRoute(BaseModel):
         0, description="Route version the targets came from; 0 for explicit models."
     )
     targets: list[RouteTarget] = Field(default_factory=list)
+    guardrails: GuardrailPolicy = Field(default_factory=GuardrailPolicy)
     error: str | None = Field(None, description="Why the name resolved to nothing, if it did.")

@@ -120,6 +120,8 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
         if result.target is not None:
             headers["x-interlock-route"] = result.route
             headers["x-interlock-variant"] = result.target.variant
+        if (action := result.guardrails.strongest_action()) is not None:
+            headers["x-interlock-guardrails"] = action
         if result.error is not None:
             error = result.error
             raise ApiError(

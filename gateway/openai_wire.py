@@ -120,7 +120,13 @@ def to_chat_completion(result: RequestResult) -> dict[str, Any]:
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": response.text},
+                # A filtered answer has no content, as OpenAI reports it.
+                "message": {
+                    "role": "assistant",
+                    "content": None
+                    if response.finish_reason == "content_filter"
+                    else response.text,
+                },
                 "logprobs": None,
                 "finish_reason": response.finish_reason,
             }

@@ -12,11 +12,13 @@ from sqlalchemy.engine import Engine
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.guardrails import GuardrailActivities
 from activities.outcomes import OutcomeActivities
 from activities.provider_calls import ProviderActivities
 from activities.providers import ProviderRegistry
 from activities.routing import RoutingActivities
 from configuration import Settings
+from guardrails.registry import default_registry
 from workflows.request import RequestWorkflow
 
 
@@ -25,7 +27,13 @@ def build_request_worker(
 ) -> Worker:
     routing = RoutingActivities(engine, registry)
     outcomes = OutcomeActivities(engine)
-    activities = [routing.resolve_route, outcomes.record_outcome]
+    guardrails = GuardrailActivities(default_registry())
+    activities = [
+        routing.resolve_route,
+        outcomes.record_outcome,
+        guardrails.check_input,
+        guardrails.check_output,
+    ]
     if settings.provider_calls_in_gateway:
         activities.append(ProviderActivities(registry).call_provider)
     return Worker(

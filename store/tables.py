@@ -98,3 +98,13 @@ class Outcome(SQLModel, table=True):
     started_at: datetime
     finished_at: datetime
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class RouteGuardrails(SQLModel, table=True):
+    """A route's guardrail policy (contracts.guardrails.GuardrailPolicy as JSON)."""
+
+    __tablename__ = "route_guardrails"
+
+    route_name: str = Field(primary_key=True, foreign_key="routes.name", max_length=128)
+    policy: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow)

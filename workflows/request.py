@@ -14,11 +14,15 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.guardrails import GuardrailActivities
     from activities.outcomes import OutcomeActivities
     from activities.provider_calls import ProviderActivities
     from activities.routing import RoutingActivities
+    from contracts.chat import ChatResponse
+    from contracts.guardrails import InputCheck, OutputCheck
     from contracts.outcome import OutcomeRecord
     from contracts.request import (
+        Guardrails,
         ProviderCallInput,
         RequestError,
         RequestInput,
@@ -73,18 +77,57 @@ class RequestWorkflow:
         workflow.upsert_search_attributes([search_attributes.ROUTE.value_set(resolved.route)])
 
         target = pick_target(resolved.targets, request.request_id)
-        response, error = None, None
-        try:
-            response = await workflow.execute_activity_method(
-                ProviderActivities.call_provider,
-                ProviderCallInput(request_id=request.request_id, target=target, chat=request.chat),
-                task_queue=request.provider_task_queue,
-                start_to_close_timeout=PROVIDER_CALL_TIMEOUT,
-                retry_policy=PROVIDER_RETRY,
+        policy = resolved.guardrails
+        checked_in = await workflow.execute_local_activity_method(
+            GuardrailActivities.check_input,
+            InputCheck(request_id=request.request_id, chat=request.chat, policy=policy),
+            **LOCAL_STEP,
+        )
+        response, error, checked_out = None, None, None
+        if checked_in.verdict.action == "block":
+            error = RequestError(
+                type="invalid_request_error",
+                message=f"the request was blocked by the route's guardrails: "
+                f"{checked_in.verdict.reason}",
+                http_status=400,
+                code="content_filter",
             )
-        except ActivityError as exc:
-            error = _request_error(exc)
+        else:
+            try:
+                response = await workflow.execute_activity_method(
+                    ProviderActivities.call_provider,
+                    ProviderCallInput(
+                        request_id=request.request_id, target=target, chat=checked_in.chat
+                    ),
+                    task_queue=request.provider_task_queue,
+                    start_to_close_timeout=PROVIDER_CALL_TIMEOUT,
+                    retry_policy=PROVIDER_RETRY,
+                )
+            except ActivityError as exc:
+                error = _request_error(exc)
+        if response is not None:
+            checked_out = await workflow.execute_local_activity_method(
+                GuardrailActivities.check_output,
+                OutputCheck(
+                    request_id=request.request_id,
+                    text=response.text,
+                    policy=policy,
+                    vault=checked_in.vault,
+                ),
+                **LOCAL_STEP,
+            )
+            blocked = checked_out.verdict.action == "block"
+            response = response.model_copy(
+                update={
+                    "text": "" if blocked else checked_out.text,
+                    "finish_reason": "content_filter" if blocked else response.finish_reason,
+                }
+            )
 
+        verdicts = Guardrails(
+            input=checked_in.verdict, output=checked_out.verdict if checked_out else None
+        )
+        status = _status(response, error, verdicts)
         finished = workflow.now()
         await workflow.execute_local_activity_method(
             OutcomeActivities.record_outcome,
@@ -95,7 +138,7 @@ class RequestWorkflow:
                 variant=target.variant,
                 provider=target.provider,
                 model=target.model,
-                status="ok" if response else "error",
+                status=status,
                 error_class=None if error is None else error.code,
                 latency_ms=(
                     response.latency_ms if response else (finished - started).total_seconds() * 1000
@@ -103,6 +146,7 @@ class RequestWorkflow:
                 tokens_in=response.usage.input_tokens if response else 0,
                 tokens_out=response.usage.output_tokens if response else 0,
                 cost_usd=response.cost_usd if response else 0.0,
+                guardrail_action=verdicts.strongest_action(),
                 quality_score=response.quality_score if response else None,
                 started_at=started,
                 finished_at=finished,
@@ -113,7 +157,7 @@ class RequestWorkflow:
             [
                 search_attributes.PROVIDER.value_set(target.provider),
                 search_attributes.MODEL.value_set(target.model),
-                search_attributes.STATUS.value_set("ok" if response else "error"),
+                search_attributes.STATUS.value_set(status),
             ]
         )
         return RequestResult(
@@ -122,7 +166,14 @@ class RequestWorkflow:
             target=target,
             response=response,
             error=error,
+            guardrails=verdicts,
         )
+
+
+def _status(response: ChatResponse | None, error: RequestError | None, verdicts: Guardrails) -> str:
+    if verdicts.strongest_action() == "block":
+        return "blocked"
+    return "ok" if response is not None and error is None else "error"
 
 
 def _request_error(exc: ActivityError) -> RequestError:

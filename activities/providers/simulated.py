@@ -33,6 +33,9 @@ class SimulatedModelProfile(BaseModel):
     quality_mean: float = Field(0.75, ge=0, le=1)
     quality_sd: float = Field(0.1, ge=0)
     context_window: int = Field(128_000, gt=0)
+    echo: bool = Field(
+        False, description="Answer with the last user message: shows what the model was sent."
+    )
 
 
 DEFAULT_PROFILES: dict[str, SimulatedModelProfile] = {
@@ -171,10 +174,13 @@ class SimulatedProvider:
             input_tokens * profile.input_price_per_mtok
             + output_tokens * profile.output_price_per_mtok
         ) / 1_000_000
+        text = " ".join(words).capitalize() + "."
+        if profile.echo:
+            text = next((m.content for m in reversed(chat.messages) if m.role == "user"), "")
         return ChatResponse(
             provider=self.name,
             model=target.model,
-            text=" ".join(words).capitalize() + ".",
+            text=text,
             finish_reason="length" if limit and wanted > limit else "stop",
             usage=Usage(input_tokens=input_tokens, output_tokens=output_tokens),
             cost_usd=cost,
