@@ -29,9 +29,21 @@ class DirectionPolicy(BaseModel):
         return self.actions.get(entity_type, self.default_action)
 
 
+class BedrockGuardrail(BaseModel):
+    """An AWS Bedrock guardrail applied after the built-in checks (ApplyGuardrail)."""
+
+    guardrail_id: str = Field(min_length=1)
+    guardrail_version: str = "DRAFT"
+    region: str | None = None
+    endpoint_url: str | None = None
+
+
 class GuardrailPolicy(BaseModel):
     input: DirectionPolicy = Field(default_factory=DirectionPolicy)
     output: DirectionPolicy = Field(default_factory=DirectionPolicy)
+    bedrock: BedrockGuardrail | None = Field(
+        None, description="Also run this Bedrock guardrail on both directions."
+    )
     restore_output: bool = Field(
         True, description="Put values redacted from the input back into the model's answer."
     )

@@ -15,6 +15,7 @@ ErrorType = Literal[
     "provider_error",
     "rate_limit_error",
     "timeout",
+    "service_unavailable",
     "internal_error",
 ]
 

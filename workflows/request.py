@@ -19,7 +19,13 @@ with workflow.unsafe.imports_passed_through():
     from activities.provider_calls import ProviderActivities
     from activities.routing import RoutingActivities
     from contracts.chat import ChatResponse
-    from contracts.guardrails import InputCheck, OutputCheck
+    from contracts.guardrails import (
+        InputCheck,
+        InputCheckResult,
+        OutputCheck,
+        OutputCheckResult,
+        Verdict,
+    )
     from contracts.outcome import OutcomeRecord
     from contracts.request import (
         Guardrails,
@@ -43,6 +49,12 @@ PROVIDER_RETRY = RetryPolicy(
     maximum_attempts=3,
 )
 PROVIDER_CALL_TIMEOUT = timedelta(seconds=60)
+GUARDRAILS_UNAVAILABLE = RequestError(
+    type="service_unavailable",
+    message="the route's guardrails could not check this request; it was not processed",
+    http_status=503,
+    code="guardrails_unavailable",
+)
 
 # How each provider failure type reaches the client.
 _ERROR_MAP: dict[str, tuple[str, int]] = {
@@ -78,13 +90,22 @@ class RequestWorkflow:
 
         target = pick_target(resolved.targets, request.request_id)
         policy = resolved.guardrails
-        checked_in = await workflow.execute_local_activity_method(
-            GuardrailActivities.check_input,
-            InputCheck(request_id=request.request_id, chat=request.chat, policy=policy),
-            **LOCAL_STEP,
-        )
         response, error, checked_out = None, None, None
-        if checked_in.verdict.action == "block":
+        try:
+            checked_in = await workflow.execute_local_activity_method(
+                GuardrailActivities.check_input,
+                InputCheck(request_id=request.request_id, chat=request.chat, policy=policy),
+                **LOCAL_STEP,
+            )
+        except (ActivityError, ApplicationError):
+            # A failed local activity surfaces as its own error, not wrapped in ActivityError.
+            # Fail closed: a request the route wants checked is not sent unchecked.
+            checked_in = InputCheckResult(
+                verdict=Verdict(action="block", reason="the guardrail check failed"),
+                chat=request.chat,
+            )
+            error = GUARDRAILS_UNAVAILABLE
+        if error is None and checked_in.verdict.action == "block":
             error = RequestError(
                 type="invalid_request_error",
                 message=f"the request was blocked by the route's guardrails: "
@@ -92,7 +113,7 @@ class RequestWorkflow:
                 http_status=400,
                 code="content_filter",
             )
-        else:
+        elif error is None:
             try:
                 response = await workflow.execute_activity_method(
                     ProviderActivities.call_provider,
@@ -106,16 +127,22 @@ class RequestWorkflow:
             except ActivityError as exc:
                 error = _request_error(exc)
         if response is not None:
-            checked_out = await workflow.execute_local_activity_method(
-                GuardrailActivities.check_output,
-                OutputCheck(
-                    request_id=request.request_id,
-                    text=response.text,
-                    policy=policy,
-                    vault=checked_in.vault,
-                ),
-                **LOCAL_STEP,
-            )
+            try:
+                checked_out = await workflow.execute_local_activity_method(
+                    GuardrailActivities.check_output,
+                    OutputCheck(
+                        request_id=request.request_id,
+                        text=response.text,
+                        policy=policy,
+                        vault=checked_in.vault,
+                    ),
+                    **LOCAL_STEP,
+                )
+            except (ActivityError, ApplicationError):
+                checked_out = OutputCheckResult(
+                    verdict=Verdict(action="block", reason="the guardrail check failed"), text=""
+                )
+                error = GUARDRAILS_UNAVAILABLE
             blocked = checked_out.verdict.action == "block"
             response = response.model_copy(
                 update={
@@ -171,9 +198,11 @@ class RequestWorkflow:
 
 
 def _status(response: ChatResponse | None, error: RequestError | None, verdicts: Guardrails) -> str:
+    if error is not None and error.code != "content_filter":
+        return "error"
     if verdicts.strongest_action() == "block":
         return "blocked"
-    return "ok" if response is not None and error is None else "error"
+    return "ok" if response is not None else "error"
 
 
 def _request_error(exc: ActivityError) -> RequestError:

@@ -1,0 +1,130 @@
+"""The Bedrock Guardrails backend: real boto3 against a local ApplyGuardrail server."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from activities.bedrock_guardrails import BedrockGuardrailError, _client, apply_guardrail
+from contracts.guardrails import BedrockGuardrail, GuardrailPolicy
+from contracts.routing import RouteTarget
+from store.guardrails import set_route_policy
+from store.outcomes import outcomes_for_request
+from store.routes import publish_route
+from tests.bedrock_guardrail_server import BedrockGuardrailServer
+
+
+@pytest.fixture(scope="module")
+def bedrock():
+    with BedrockGuardrailServer() as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def aws_credentials(monkeypatch: pytest.MonkeyPatch):
+    # boto3's standard chain reads these; the local server only checks that a signature is sent.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDLOCALTEST")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local-test-secret")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    _client.cache_clear()
+    yield
+    _client.cache_clear()
+
+
+def guardrail(server: BedrockGuardrailServer, guardrail_id: str) -> BedrockGuardrail:
+    return BedrockGuardrail(
+        guardrail_id=guardrail_id,
+        guardrail_version="3",
+        region="us-east-1",
+        endpoint_url=server.url,
+    )
+
+
+def test_masking_is_folded_into_findings(bedrock) -> None:
+    verdict = apply_guardrail(
+        guardrail(bedrock, "pii-mask"), "INPUT", ["mail ada@example.com now", "no pii here"]
+    )
+    assert verdict.intervened and not verdict.blocked
+    assert verdict.texts == ["mail {EMAIL} now", "no pii here"]
+    assert [(f.type, f.count, f.action) for f in verdict.findings] == [
+        ("EMAIL_ADDRESS", 1, "redact")
+    ]
+    request = bedrock.requests[-1]
+    assert request["path"] == "/guardrail/pii-mask/version/3/apply"
+    assert request["body"] == {
+        "source": "INPUT",
+        "content": [
+            {"text": {"text": "mail ada@example.com now"}},
+            {"text": {"text": "no pii here"}},
+        ],
+    }
+    assert request["headers"]["Authorization"].startswith("AWS4-HMAC-SHA256 ")
+
+
+def test_blocked_topic_blocks_with_a_reason(bedrock) -> None:
+    verdict = apply_guardrail(
+        guardrail(bedrock, "deny-topic"), "OUTPUT", ["Here is some investment advice"]
+    )
+    assert verdict.blocked and "topic" in verdict.reason
+    assert not apply_guardrail(guardrail(bedrock, "deny-topic"), "OUTPUT", ["hello"]).intervened
+
+
+@pytest.mark.parametrize(("guardrail_id", "retryable"), [("throttled", True), ("denied", False)])
+def test_errors_are_typed_and_say_whether_to_retry(bedrock, guardrail_id, retryable) -> None:
+    before = len(bedrock.requests)
+    with pytest.raises(BedrockGuardrailError) as failure:
+        apply_guardrail(guardrail(bedrock, guardrail_id), "INPUT", ["text"])
+    assert failure.value.retryable is retryable
+    assert len(bedrock.requests) == before + 1  # the SDK did not retry on its own
+
+
+async def test_a_route_with_a_bedrock_guardrail(stack, bedrock) -> None:
+    publish_route(
+        stack.engine,
+        "bedrock-guarded",
+        [
+            RouteTarget(
+                variant="baseline",
+                provider="simulated",
+                model="sim-fast",
+                options={"echo": True, "error_rate": 0.0},
+            )
+        ],
+    )
+    set_route_policy(
+        stack.engine, "bedrock-guarded", GuardrailPolicy(bedrock=guardrail(bedrock, "pii-mask"))
+    )
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=60) as http:
+
+        async def ask(route: str, content: str) -> httpx.Response:
+            return await http.post(
+                "/v1/chat/completions",
+                json={"model": route, "messages": [{"role": "user", "content": content}]},
+                headers={"Authorization": f"Bearer {stack.api_key}"},
+            )
+
+        masked = await ask("bedrock-guarded", "write to ada@example.com")
+        assert masked.status_code == 200, masked.text
+        assert masked.json()["choices"][0]["message"]["content"] == "write to {EMAIL}"
+        assert masked.headers["x-interlock-guardrails"] == "redact"
+
+        set_route_policy(
+            stack.engine,
+            "bedrock-guarded",
+            GuardrailPolicy(bedrock=guardrail(bedrock, "deny-topic")),
+        )
+        blocked = await ask("bedrock-guarded", "I need investment advice")
+        assert blocked.status_code == 400
+        assert blocked.json()["error"]["code"] == "content_filter"
+        assert "Bedrock" in blocked.json()["error"]["message"]
+
+        set_route_policy(
+            stack.engine,
+            "bedrock-guarded",
+            GuardrailPolicy(bedrock=guardrail(bedrock, "throttled")),
+        )
+        unavailable = await ask("bedrock-guarded", "hello")
+        assert unavailable.status_code == 503
+        assert unavailable.json()["error"]["code"] == "guardrails_unavailable"
+        [row] = outcomes_for_request(stack.engine, unavailable.headers["x-request-id"])
+        assert (row.status, row.error_class) == ("error", "guardrails_unavailable")
