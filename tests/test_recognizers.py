@@ -22,7 +22,7 @@ from guardrails.assignments import HIGH_ENTROPY_SCORE, LOW_ENTROPY_SCORE
 from guardrails.findings import Finding, Recognizer, resolve_overlaps
 from guardrails.ner import NerRecognizer
 from guardrails.network import IpAddressRecognizer, UrlRecognizer
-from guardrails.phone import PhoneRecognizer
+from guardrails.phone import NATIONAL_SCORE, VALIDATED_SCORE, PhoneRecognizer
 from guardrails.pii import CreditCardRecognizer, EmailRecognizer, IbanRecognizer, UsSsnRecognizer
 from guardrails.registry import (
     NER_ENTITY_TYPES,
@@ -134,19 +134,28 @@ def test_phone_shapes_found_without_context(value: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "value"),
+    ("text", "value", "valid_national_number"),
     [
-        ("call 912 345 678 tomorrow", "912 345 678"),
-        ("Mobile: 9876 5432", "9876 5432"),
-        ("tel 5551234567", "5551234567"),
-        ("781 1704 (office)", "781 1704"),
-        ("3660170548-Fax", "3660170548"),
-        ("Send an SMS to 71-33-52-22", "71-33-52-22"),
+        ("call 912 345 678 tomorrow", "912 345 678", True),  # Spain, as dialled there
+        ("Mobile: 9876 5432", "9876 5432", True),  # Norway
+        ("Send an SMS to 71-33-52-22", "71-33-52-22", True),  # Denmark
+        ("tel 5551234567", "5551234567", False),
+        ("781 1704 (office)", "781 1704", False),
+        ("3660170548-Fax", "3660170548", False),
     ],
 )
-def test_ambiguous_phone_shapes_need_a_phone_word(text: str, value: str) -> None:
-    assert_found(PhoneRecognizer(), text, value, "PHONE_NUMBER")
-    assert spans(PhoneRecognizer(), f"The value {value}.") == []
+def test_ambiguous_phone_shapes_need_a_phone_word_or_a_numbering_plan(
+    text: str, value: str, valid_national_number: bool
+) -> None:
+    """With a phone word these are found; alone, only a number valid in some country's plan
+    is, and at a lower score than with the word."""
+    with_word = assert_found(PhoneRecognizer(), text, value, "PHONE_NUMBER")
+    alone = list(PhoneRecognizer().find(f"It is {value}."))
+    if valid_national_number:
+        [finding] = alone
+        assert finding.score == VALIDATED_SCORE < with_word.score
+    else:
+        assert alone == []
 
 
 def test_phone_context_raises_the_score() -> None:
@@ -192,6 +201,86 @@ def test_phone_number_followed_by_a_stray_number_is_trimmed() -> None:
 )
 def test_phone_look_alikes_are_not_phones(text: str) -> None:
     assert spans(PhoneRecognizer(), text) == []
+
+
+# National numbers with neither trunk prefix nor phone word: reported when libphonenumber accepts
+# them, as written, for a default region. Numbers made up here, valid by each country's plan.
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Write to Lucía at 655 123 987 after six.", "655 123 987"),  # ES mobile
+        ("The Madrid branch: 913 456 789.", "913 456 789"),  # ES landline
+        ("Ana 655-123-987", "655-123-987"),
+        ("Joana: 936 123 456", "936 123 456"),  # PT mobile
+        ("Giulia 347 1234567", "347 1234567"),  # IT mobile, long subscriber block
+        ("Oslo desk 22 12 34 56", "22 12 34 56"),  # NO landline
+        ("Ole, 412 34 567", "412 34 567"),  # NO mobile
+        ("Mette, 33 12 34 56, Copenhagen", "33 12 34 56"),  # DK
+        ("Jens 71-23-45-67", "71-23-45-67"),  # DK, dashed
+        ("Anna 501 234 567", "501 234 567"),  # PL mobile
+        ("CDMX 55 1234 5678", "55 1234 5678"),  # MX
+        ("Text 655 123 987 via WhatsApp", "655 123 987"),
+        # A street type on the next line of an address block says nothing about this line.
+        ("Maria Lopez\n655 123 987\nCalle Mayor 5", "655 123 987"),
+    ],
+)
+def test_valid_national_numbers_are_found_without_a_phone_word(text: str, value: str) -> None:
+    found = assert_found(PhoneRecognizer(), text, value, "PHONE_NUMBER")
+    assert found.score == VALIDATED_SCORE < NATIONAL_SCORE
+
+
+def test_a_phone_word_still_scores_a_valid_national_number_higher() -> None:
+    alone = assert_found(PhoneRecognizer(), "Ana 655 123 987", "655 123 987", "PHONE_NUMBER")
+    called = assert_found(PhoneRecognizer(), "Call Ana 655 123 987", "655 123 987", "PHONE_NUMBER")
+    assert called.score > alone.score
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Valid numbers (ES/PL, NO/DK) that count, identify or locate something.
+        "Order 612 345 678 has shipped",
+        "Booking reference 22 12 34 56",
+        "PIN 4321 8765",
+        "The total was 612 345 678.",
+        "Paid 612 345 678 EUR",
+        "€ 612 345 678",
+        # Amounts: with a unit they are counts, not phones (without one, "612 345 678" is taken
+        # for the Spanish mobile it would be).
+        "612 345 678 people signed up",
+        "The town has 22 123 456 inhabitants",
+        "Population 8 651 450",
+        # House numbers and postcodes before a street; a 5-digit lead is never validated.
+        "lives at 4521 1830 Main St",
+        "at 41251 2450",
+        # Dates and years, whatever libphonenumber says of "2019 2020" (a Danish number).
+        "Due 15 01 2024",
+        "on 2024 05 17",
+        "Seasons 2019 2020",
+        # Postal codes and short numeric codes.
+        "PT 1000-001 Lisboa",
+        "Warszawa 00-950",
+        "SE-114 55 Stockholm",
+        "Your code is 123 456",
+        "OTP 12 34 56",
+        # Mixed separators, dot-grouped thousands, and 7-digit local numbers (valid nowhere).
+        "22 12-34 56",
+        "Ask Jan: 501.234.567",
+        "at 234 5678",
+    ],
+)
+def test_valid_looking_numbers_that_are_not_phones(text: str) -> None:
+    assert spans(PhoneRecognizer(), text) == []
+
+
+def test_validation_regions_are_configurable() -> None:
+    spanish, norwegian = "Ana 655 123 987", "Ole, 412 34 567"
+    only_spain = PhoneRecognizer(regions=["ES"])
+    assert spans(only_spain, spanish) == [("PHONE_NUMBER", "655 123 987")]
+    assert spans(only_spain, norwegian) == []
+    assert spans(PhoneRecognizer(regions=()), spanish) == []
+    with pytest.raises(ValueError, match="unknown phone region"):
+        PhoneRecognizer(regions=["XX"])
 
 
 # CREDIT_CARD
