@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from sqlalchemy.engine import Engine
-from temporalio import activity
 
 from activities.providers import ProviderRegistry
-from contracts.routing import ResolvedRoute, ResolveRouteInput, RouteTarget
+from contracts.routing import ResolvedRoute, RouteTarget
 from store.guardrails import route_policy
 from store.routes import live_targets
 
 
-class RoutingActivities:
+class RouteResolver:
     def __init__(self, engine: Engine, registry: ProviderRegistry) -> None:
         self._engine = engine
         self._registry = registry
-
-    @activity.defn(name="resolve_route")
-    async def resolve_route(self, query: ResolveRouteInput) -> ResolvedRoute:
-        return await asyncio.to_thread(self.resolve, query.model)
 
     def resolve(self, name: str) -> ResolvedRoute:
         found = live_targets(self._engine, name)

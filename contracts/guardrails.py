@@ -64,12 +64,6 @@ class Verdict(BaseModel):
     reason: str | None = None
 
 
-class InputCheck(BaseModel):
-    request_id: str
-    chat: ChatRequest
-    policy: GuardrailPolicy
-
-
 class InputCheckResult(BaseModel):
     verdict: Verdict
     chat: ChatRequest
@@ -77,15 +71,3 @@ class InputCheckResult(BaseModel):
     vault: dict[str, str] = Field(default_factory=dict)
     """Placeholder -> original value, for restoring the answer. Lives only in this request's
     (encrypted) workflow history, never in the store or logs."""
-
-
-class OutputCheck(BaseModel):
-    request_id: str
-    text: str
-    policy: GuardrailPolicy
-    vault: dict[str, str] = Field(default_factory=dict)
-
-
-class OutputCheckResult(BaseModel):
-    verdict: Verdict
-    text: str

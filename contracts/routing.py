@@ -19,11 +19,6 @@ class RouteTarget(BaseModel):
     )
 
 
-class ResolveRouteInput(BaseModel):
-    tenant_id: str
-    model: str = Field(description="A route name ('chat') or an explicit 'provider/model'.")
-
-
 class ResolvedRoute(BaseModel):
     route: str
     version: int = Field(

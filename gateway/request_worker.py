@@ -12,11 +12,9 @@ from sqlalchemy.engine import Engine
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.guardrails import GuardrailActivities
-from activities.outcomes import OutcomeActivities
 from activities.provider_calls import ProviderActivities
 from activities.providers import ProviderRegistry
-from activities.routing import RoutingActivities
+from activities.request_steps import RequestStepActivities
 from configuration import Settings
 from guardrails.registry import default_registry
 from workflows.request import RequestWorkflow
@@ -25,15 +23,8 @@ from workflows.request import RequestWorkflow
 def build_request_worker(
     client: Client, settings: Settings, engine: Engine, registry: ProviderRegistry
 ) -> Worker:
-    routing = RoutingActivities(engine, registry)
-    outcomes = OutcomeActivities(engine)
-    guardrails = GuardrailActivities(default_registry())
-    activities = [
-        routing.resolve_route,
-        outcomes.record_outcome,
-        guardrails.check_input,
-        guardrails.check_output,
-    ]
+    steps = RequestStepActivities(engine, registry, default_registry())
+    activities = [steps.admit, steps.settle, steps.bedrock_guardrail]
     if settings.provider_calls_in_gateway:
         activities.append(ProviderActivities(registry).call_provider)
     return Worker(

@@ -87,5 +87,16 @@ def check_output(
     return _verdict(counts, 0.0, None, False), checked
 
 
-def strongest(*actions: str) -> str:
-    return max(actions, key=ACTION_STRENGTH.__getitem__)
+def merge_external(
+    verdict: Verdict, blocked: bool, findings: list[FindingCount], reason: str | None
+) -> Verdict:
+    """Fold another guardrail's intervention (Bedrock's) into Interlock's verdict."""
+    action = "block" if blocked else "redact"
+    strongest = max(verdict.action, action, key=ACTION_STRENGTH.__getitem__)
+    return verdict.model_copy(
+        update={
+            "action": strongest,
+            "findings": verdict.findings + findings,
+            "reason": (verdict.reason or reason) if strongest == "block" else None,
+        }
+    )

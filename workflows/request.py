@@ -1,8 +1,10 @@
-"""RequestWorkflow: one AI request, from route resolution to the recorded outcome.
+"""RequestWorkflow: one AI request, from admission to the recorded outcome.
 
-It reads top to bottom like the request flow. Expected failures (unknown model, provider errors)
-end the workflow with an error result the gateway turns into an OpenAI-style error; anything
-unexpected fails the workflow instead of retrying its task forever, so no request ever hangs.
+It reads top to bottom like the request flow: admit (resolve the route, check the input), call
+the provider, settle (check the output, record the outcome). Expected failures (unknown model,
+blocked content, provider errors) end the workflow with an error result the gateway turns into an
+OpenAI-style error; anything unexpected fails the workflow instead of retrying its task forever,
+so no request ever hangs.
 """
 
 from __future__ import annotations
@@ -14,18 +16,10 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.guardrails import GuardrailActivities
-    from activities.outcomes import OutcomeActivities
     from activities.provider_calls import ProviderActivities
-    from activities.routing import RoutingActivities
-    from contracts.chat import ChatResponse
-    from contracts.guardrails import (
-        InputCheck,
-        InputCheckResult,
-        OutputCheck,
-        OutputCheckResult,
-        Verdict,
-    )
+    from activities.request_steps import RequestStepActivities
+    from contracts.chat import ChatRequest
+    from contracts.guardrails import GuardrailPolicy, InputCheckResult, Verdict
     from contracts.outcome import OutcomeRecord
     from contracts.request import (
         Guardrails,
@@ -34,7 +28,8 @@ with workflow.unsafe.imports_passed_through():
         RequestInput,
         RequestResult,
     )
-    from contracts.routing import ResolveRouteInput
+    from contracts.steps import AdmitInput, BedrockCheck, BedrockCheckResult, SettleInput
+    from guardrails.enforcement import merge_external
     from workflows import search_attributes
     from workflows.selection import pick_target
 
@@ -69,47 +64,40 @@ class RequestWorkflow:
     @workflow.run
     async def run(self, request: RequestInput) -> RequestResult:
         started = workflow.now()
-        resolved = await workflow.execute_local_activity_method(
-            RoutingActivities.resolve_route,
-            ResolveRouteInput(tenant_id=request.tenant_id, model=request.model),
+        admitted = await workflow.execute_local_activity_method(
+            RequestStepActivities.admit,
+            AdmitInput(
+                request_id=request.request_id,
+                tenant_id=request.tenant_id,
+                model=request.model,
+                chat=request.chat,
+            ),
             **LOCAL_STEP,
         )
-        if resolved.error is not None:
+        route = admitted.route
+        if route.error is not None or admitted.checked is None:
             return RequestResult(
                 request_id=request.request_id,
                 route=request.model,
                 error=RequestError(
                     type="invalid_request_error",
-                    message=resolved.error,
+                    message=route.error or "",
                     http_status=404,
                     code="model_not_found",
                 ),
             )
         # Only a resolved (hence operator-defined) route name may become a search attribute.
-        workflow.upsert_search_attributes([search_attributes.ROUTE.value_set(resolved.route)])
+        workflow.upsert_search_attributes([search_attributes.ROUTE.value_set(route.route)])
+        target = pick_target(route.targets, request.request_id)
+        policy = route.guardrails
 
-        target = pick_target(resolved.targets, request.request_id)
-        policy = resolved.guardrails
-        response, error, checked_out = None, None, None
-        try:
-            checked_in = await workflow.execute_local_activity_method(
-                GuardrailActivities.check_input,
-                InputCheck(request_id=request.request_id, chat=request.chat, policy=policy),
-                **LOCAL_STEP,
-            )
-        except (ActivityError, ApplicationError):
-            # A failed local activity surfaces as its own error, not wrapped in ActivityError.
-            # Fail closed: a request the route wants checked is not sent unchecked.
-            checked_in = InputCheckResult(
-                verdict=Verdict(action="block", reason="the guardrail check failed"),
-                chat=request.chat,
-            )
-            error = GUARDRAILS_UNAVAILABLE
-        if error is None and checked_in.verdict.action == "block":
+        response, error, output_bedrock = None, None, None
+        checked, error = await _bedrock_on_input(admitted.checked, policy)
+        if error is None and checked.verdict.action == "block":
             error = RequestError(
                 type="invalid_request_error",
                 message=f"the request was blocked by the route's guardrails: "
-                f"{checked_in.verdict.reason}",
+                f"{checked.verdict.reason}",
                 http_status=400,
                 code="content_filter",
             )
@@ -118,7 +106,7 @@ class RequestWorkflow:
                 response = await workflow.execute_activity_method(
                     ProviderActivities.call_provider,
                     ProviderCallInput(
-                        request_id=request.request_id, target=target, chat=checked_in.chat
+                        request_id=request.request_id, target=target, chat=checked.chat
                     ),
                     task_queue=request.provider_task_queue,
                     start_to_close_timeout=PROVIDER_CALL_TIMEOUT,
@@ -126,57 +114,40 @@ class RequestWorkflow:
                 )
             except ActivityError as exc:
                 error = _request_error(exc)
-        if response is not None:
-            try:
-                checked_out = await workflow.execute_local_activity_method(
-                    GuardrailActivities.check_output,
-                    OutputCheck(
-                        request_id=request.request_id,
-                        text=response.text,
-                        policy=policy,
-                        vault=checked_in.vault,
-                    ),
-                    **LOCAL_STEP,
-                )
-            except (ActivityError, ApplicationError):
-                checked_out = OutputCheckResult(
-                    verdict=Verdict(action="block", reason="the guardrail check failed"), text=""
-                )
-                error = GUARDRAILS_UNAVAILABLE
-            blocked = checked_out.verdict.action == "block"
-            response = response.model_copy(
-                update={
-                    "text": "" if blocked else checked_out.text,
-                    "finish_reason": "content_filter" if blocked else response.finish_reason,
-                }
-            )
+        if response is not None and policy.bedrock is not None:
+            output_bedrock, error = await _bedrock_check(policy, "OUTPUT", [response.text])
 
-        verdicts = Guardrails(
-            input=checked_in.verdict, output=checked_out.verdict if checked_out else None
-        )
-        status = _status(response, error, verdicts)
         finished = workflow.now()
-        await workflow.execute_local_activity_method(
-            OutcomeActivities.record_outcome,
-            OutcomeRecord(
-                request_id=request.request_id,
-                tenant_id=request.tenant_id,
-                route=resolved.route,
-                variant=target.variant,
-                provider=target.provider,
-                model=target.model,
-                status=status,
-                error_class=None if error is None else error.code,
-                latency_ms=(
-                    response.latency_ms if response else (finished - started).total_seconds() * 1000
+        settled = await workflow.execute_local_activity_method(
+            RequestStepActivities.settle,
+            SettleInput(
+                outcome=OutcomeRecord(
+                    request_id=request.request_id,
+                    tenant_id=request.tenant_id,
+                    route=route.route,
+                    variant=target.variant,
+                    provider=target.provider,
+                    model=target.model,
+                    status="ok",  # decided by settle
+                    error_class=None if error is None else error.code,
+                    latency_ms=(
+                        response.latency_ms
+                        if response
+                        else (finished - started).total_seconds() * 1000
+                    ),
+                    tokens_in=response.usage.input_tokens if response else 0,
+                    tokens_out=response.usage.output_tokens if response else 0,
+                    cost_usd=response.cost_usd if response else 0.0,
+                    quality_score=response.quality_score if response else None,
+                    started_at=started,
+                    finished_at=finished,
                 ),
-                tokens_in=response.usage.input_tokens if response else 0,
-                tokens_out=response.usage.output_tokens if response else 0,
-                cost_usd=response.cost_usd if response else 0.0,
-                guardrail_action=verdicts.strongest_action(),
-                quality_score=response.quality_score if response else None,
-                started_at=started,
-                finished_at=finished,
+                response=response,
+                error_code=None if error is None else error.code,
+                policy=policy,
+                vault=checked.vault,
+                input_verdict=checked.verdict,
+                output_bedrock=output_bedrock,
             ),
             **LOCAL_STEP,
         )
@@ -184,25 +155,60 @@ class RequestWorkflow:
             [
                 search_attributes.PROVIDER.value_set(target.provider),
                 search_attributes.MODEL.value_set(target.model),
-                search_attributes.STATUS.value_set(status),
+                search_attributes.STATUS.value_set(settled.status),
             ]
         )
         return RequestResult(
             request_id=request.request_id,
-            route=resolved.route,
+            route=route.route,
             target=target,
-            response=response,
+            response=settled.response if error is None else None,
             error=error,
-            guardrails=verdicts,
+            guardrails=Guardrails(input=checked.verdict, output=settled.output_verdict),
         )
 
 
-def _status(response: ChatResponse | None, error: RequestError | None, verdicts: Guardrails) -> str:
-    if error is not None and error.code != "content_filter":
-        return "error"
-    if verdicts.strongest_action() == "block":
-        return "blocked"
-    return "ok" if response is not None else "error"
+async def _bedrock_check(
+    policy: GuardrailPolicy, source: str, texts: list[str]
+) -> tuple[BedrockCheckResult | None, RequestError | None]:
+    assert policy.bedrock is not None
+    try:
+        result = await workflow.execute_local_activity_method(
+            RequestStepActivities.bedrock_guardrail,
+            BedrockCheck(guardrail=policy.bedrock, source=source, texts=texts),  # type: ignore[arg-type]
+            **LOCAL_STEP,
+        )
+    except (ActivityError, ApplicationError):
+        # A failed local activity surfaces as its own error, not wrapped in ActivityError.
+        # Fail closed: what the route wants checked is not passed on unchecked.
+        return None, GUARDRAILS_UNAVAILABLE
+    return result, None
+
+
+async def _bedrock_on_input(
+    checked: InputCheckResult, policy: GuardrailPolicy
+) -> tuple[InputCheckResult, RequestError | None]:
+    if policy.bedrock is None or checked.verdict.action == "block":
+        return checked, None
+    result, error = await _bedrock_check(
+        policy, "INPUT", [m.content for m in checked.chat.messages]
+    )
+    if result is None:
+        return checked.model_copy(update={"verdict": Verdict(action="block")}), error
+    if not result.intervened:
+        return checked, None
+    messages = [
+        m.model_copy(update={"content": text})
+        for m, text in zip(checked.chat.messages, result.texts, strict=True)
+    ]
+    return checked.model_copy(
+        update={
+            "verdict": merge_external(
+                checked.verdict, result.blocked, result.findings, result.reason
+            ),
+            "chat": ChatRequest(messages=messages, params=checked.chat.params),
+        }
+    ), None
 
 
 def _request_error(exc: ActivityError) -> RequestError:

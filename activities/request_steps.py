@@ -1,0 +1,121 @@
+"""RequestWorkflow's local steps: admit (route + input check), settle (output check + outcome),
+and the Bedrock guardrail call when a route uses one."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy.engine import Engine
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.bedrock_guardrails import BedrockGuardrailError, apply_guardrail
+from activities.providers import ProviderRegistry
+from activities.routing import RouteResolver
+from contracts.guardrails import ACTION_STRENGTH, InputCheckResult
+from contracts.steps import (
+    AdmitInput,
+    AdmitResult,
+    BedrockCheck,
+    BedrockCheckResult,
+    SettleInput,
+    SettleResult,
+)
+from guardrails import enforcement
+from guardrails.findings import Registry
+from guardrails.redaction import Vault, restore
+from store.outcomes import record_outcome
+
+
+class RequestStepActivities:
+    def __init__(self, engine: Engine, providers: ProviderRegistry, scanner: Registry) -> None:
+        self._engine = engine
+        self._resolver = RouteResolver(engine, providers)
+        self._scanner = scanner
+
+    # Each step is a thread: store I/O and scanning would otherwise stall the worker's loop.
+
+    @activity.defn(name="admit")
+    async def admit(self, request: AdmitInput) -> AdmitResult:
+        return await asyncio.to_thread(self._admit, request)
+
+    def _admit(self, request: AdmitInput) -> AdmitResult:
+        route = self._resolver.resolve(request.model)
+        if route.error is not None:
+            return AdmitResult(route=route)
+        vault = Vault()
+        verdict, chat = enforcement.check_input(
+            request.chat, route.guardrails.input, self._scanner, vault
+        )
+        return AdmitResult(
+            route=route,
+            checked=InputCheckResult(verdict=verdict, chat=chat, vault=vault.by_placeholder),
+        )
+
+    @activity.defn(name="settle")
+    async def settle(self, settle: SettleInput) -> SettleResult:
+        return await asyncio.to_thread(self._settle, settle)
+
+    def _settle(self, settle: SettleInput) -> SettleResult:
+        response, output_verdict = settle.response, None
+        if response is not None and settle.error_code is None:
+            text = response.text
+            if settle.output_bedrock is not None:
+                text = settle.output_bedrock.texts[0]
+            output_verdict, text = enforcement.check_output(
+                text, settle.policy.output, self._scanner, Vault(settle.vault)
+            )
+            if settle.output_bedrock is not None:
+                output_verdict = enforcement.merge_external(
+                    output_verdict,
+                    settle.output_bedrock.blocked,
+                    settle.output_bedrock.findings,
+                    settle.output_bedrock.reason,
+                )
+            blocked = output_verdict.action == "block"
+            if settle.policy.restore_output and not blocked:
+                text = restore(text, Vault(settle.vault))
+            response = response.model_copy(
+                update={
+                    "text": "" if blocked else text,
+                    "finish_reason": "content_filter" if blocked else response.finish_reason,
+                }
+            )
+        strongest = max(
+            [settle.input_verdict.action] + ([output_verdict.action] if output_verdict else []),
+            key=ACTION_STRENGTH.__getitem__,
+        )
+        if settle.error_code is not None and settle.error_code != "content_filter":
+            status = "error"
+        elif strongest == "block":
+            status = "blocked"
+        else:
+            status = "ok" if response is not None else "error"
+        record_outcome(
+            self._engine,
+            settle.outcome.model_copy(
+                update={
+                    "status": status,
+                    "guardrail_action": None if strongest == "none" else strongest,
+                }
+            ),
+        )
+        return SettleResult(response=response, output_verdict=output_verdict, status=status)
+
+    @activity.defn(name="bedrock_guardrail")
+    async def bedrock_guardrail(self, check: BedrockCheck) -> BedrockCheckResult:
+        try:
+            verdict = await asyncio.to_thread(
+                apply_guardrail, check.guardrail, check.source, check.texts
+            )
+        except BedrockGuardrailError as exc:
+            raise ApplicationError(
+                str(exc), type="GuardrailBackendError", non_retryable=not exc.retryable
+            ) from None
+        return BedrockCheckResult(
+            intervened=verdict.intervened,
+            blocked=verdict.blocked,
+            texts=verdict.texts,
+            findings=verdict.findings,
+            reason=verdict.reason,
+        )

@@ -1,0 +1,69 @@
+"""Inputs and results of RequestWorkflow's two local steps, admission and settlement.
+
+Each local activity costs the request a hop through the worker, so the built-in work is done in
+two of them: `admit` resolves the route and checks the input; `settle` checks the output and
+records the outcome. Only a Bedrock guardrail, which is I/O that can fail and be retried, gets
+activities of its own.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from contracts.chat import ChatRequest, ChatResponse
+from contracts.guardrails import (
+    BedrockGuardrail,
+    FindingCount,
+    GuardrailPolicy,
+    InputCheckResult,
+    Verdict,
+)
+from contracts.outcome import OutcomeRecord
+from contracts.routing import ResolvedRoute
+
+
+class AdmitInput(BaseModel):
+    request_id: str
+    tenant_id: str
+    model: str
+    chat: ChatRequest
+
+
+class AdmitResult(BaseModel):
+    route: ResolvedRoute
+    checked: InputCheckResult | None = None
+    """None when the route did not resolve (nothing was checked)."""
+
+
+class BedrockCheck(BaseModel):
+    guardrail: BedrockGuardrail
+    source: Literal["INPUT", "OUTPUT"]
+    texts: list[str]
+
+
+class BedrockCheckResult(BaseModel):
+    intervened: bool = False
+    blocked: bool = False
+    texts: list[str] = Field(default_factory=list)
+    findings: list[FindingCount] = Field(default_factory=list)
+    reason: str | None = None
+
+
+class SettleInput(BaseModel):
+    outcome: OutcomeRecord
+    """Everything but status and guardrail action, which settling decides."""
+    response: ChatResponse | None = None
+    error_code: str | None = None
+    policy: GuardrailPolicy = Field(default_factory=GuardrailPolicy)
+    vault: dict[str, str] = Field(default_factory=dict)
+    input_verdict: Verdict = Field(default_factory=Verdict)
+    output_bedrock: BedrockCheckResult | None = None
+
+
+class SettleResult(BaseModel):
+    response: ChatResponse | None = None
+    """The answer as the client gets it: checked, restored, or emptied when blocked."""
+    output_verdict: Verdict | None = None
+    status: Literal["ok", "error", "blocked"]
