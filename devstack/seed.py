@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 
 from contracts.guardrails import DirectionPolicy, GuardrailPolicy
 from contracts.routing import RouteTarget
+from guardrails.registry import SECRET_ENTITY_TYPES
 from store.guardrails import set_route_policy
 from store.routes import publish_route
 from store.tenants import add_api_key, ensure_tenant, generate_api_key
@@ -17,31 +18,21 @@ DEMO_TENANT = "demo"
 DEMO_ROUTES: dict[str, list[RouteTarget]] = {
     "chat": [RouteTarget(variant="baseline", provider="simulated", model="sim-fast")],
 }
-SECRET_TYPES = (
-    "AWS_ACCESS_KEY",
-    "AWS_SECRET_KEY",
-    "PRIVATE_KEY",
-    "GITHUB_TOKEN",
-    "GITLAB_TOKEN",
-    "SLACK_TOKEN",
-    "SLACK_WEBHOOK",
-    "STRIPE_KEY",
-    "OPENAI_API_KEY",
-    "ANTHROPIC_API_KEY",
-    "GOOGLE_API_KEY",
-    "JWT",
-    "GENERIC_SECRET",
-)
 PERSONAL_TYPES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE")
 # The demo route shows each action: personal data is redacted on the way in and restored in the
 # answer, secrets are refused, and obvious prompt injection is blocked.
 DEMO_GUARDRAILS = GuardrailPolicy(
     input=DirectionPolicy(
         default_action="log",
-        actions={**dict.fromkeys(PERSONAL_TYPES, "redact"), **dict.fromkeys(SECRET_TYPES, "block")},
+        actions={
+            **dict.fromkeys(PERSONAL_TYPES, "redact"),
+            **dict.fromkeys(SECRET_ENTITY_TYPES, "block"),
+        },
         injection_threshold=0.8,
     ),
-    output=DirectionPolicy(default_action="log", actions=dict.fromkeys(SECRET_TYPES, "redact")),
+    output=DirectionPolicy(
+        default_action="log", actions=dict.fromkeys(SECRET_ENTITY_TYPES, "redact")
+    ),
 )
 
 
