@@ -1,8 +1,13 @@
-"""The normalized chat contract every provider adapter speaks."""
+"""The normalized chat contract every provider adapter speaks.
+
+Provider-specific fields that must survive a round trip (Gemini thought signatures, Bedrock
+toolUse ids, Anthropic content blocks) travel in `provider_state`, opaque to everything but the
+adapter that wrote them, so a conversation with tool calls can be continued on the same provider.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -10,10 +15,29 @@ Role = Literal["system", "developer", "user", "assistant", "tool"]
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
 
 
+class ToolCall(BaseModel):
+    id: str
+    name: str
+    arguments: str = Field("{}", description="JSON text of the arguments, as OpenAI sends it.")
+    provider_state: dict[str, Any] = Field(default_factory=dict)
+
+
+class ToolSpec(BaseModel):
+    name: str = Field(min_length=1, max_length=128)
+    description: str = ""
+    parameters: dict[str, Any] = Field(
+        default_factory=lambda: {"type": "object", "properties": {}},
+        description="JSON Schema of the arguments.",
+    )
+
+
 class ChatMessage(BaseModel):
     role: Role
     content: str = ""
     name: str | None = None
+    tool_calls: list[ToolCall] = Field(default_factory=list, description="Assistant messages.")
+    tool_call_id: str | None = Field(None, description="Tool messages: the call they answer.")
+    provider_state: dict[str, Any] = Field(default_factory=dict)
 
 
 class SamplingParams(BaseModel):
@@ -27,6 +51,10 @@ class SamplingParams(BaseModel):
 class ChatRequest(BaseModel):
     messages: list[ChatMessage] = Field(min_length=1)
     params: SamplingParams = Field(default_factory=SamplingParams)
+    tools: list[ToolSpec] = Field(default_factory=list)
+    tool_choice: Literal["auto", "none", "required"] | str | None = Field(
+        None, description="'auto', 'none', 'required', or the name of one tool to call."
+    )
 
 
 class Usage(BaseModel):
@@ -49,3 +77,24 @@ class ChatResponse(BaseModel):
     quality_score: float | None = Field(
         None, description="A judged quality in [0, 1] where the provider can supply one."
     )
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    provider_state: dict[str, Any] = Field(
+        default_factory=dict, description="Carried onto the assistant message when continued."
+    )
+
+
+class ToolCallDelta(BaseModel):
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+    provider_state: dict[str, Any] = Field(default_factory=dict)
+
+
+class StreamChunk(BaseModel):
+    """One piece of a streamed answer. The last chunk carries finish_reason and usage."""
+
+    text: str = ""
+    tool_calls: list[ToolCallDelta] = Field(default_factory=list)
+    finish_reason: FinishReason | None = None
+    usage: Usage | None = None

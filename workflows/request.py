@@ -55,7 +55,11 @@ GUARDRAILS_UNAVAILABLE = RequestError(
 _ERROR_MAP: dict[str, tuple[str, int]] = {
     "ProviderRateLimited": ("rate_limit_error", 429),
     "ProviderBadRequest": ("invalid_request_error", 400),
+    "ContextWindowExceeded": ("invalid_request_error", 400),
+    "ContentPolicyRefusal": ("invalid_request_error", 400),
     "UnknownModel": ("invalid_request_error", 404),
+    # Anything else (upstream 5xx, auth failures on the gateway's own credentials, malformed or
+    # interrupted answers) is the upstream's fault, not the client's: 502.
 }
 
 

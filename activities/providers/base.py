@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from typing import Protocol
 
-from contracts.chat import ChatRequest, ChatResponse
+from contracts.chat import ChatRequest, ChatResponse, StreamChunk
 from contracts.routing import RouteTarget
 
 
@@ -24,6 +24,13 @@ class ChatProvider(Protocol):
         self, request_id: str, target: RouteTarget, chat: ChatRequest, attempt: int
     ) -> ChatResponse:
         """One call. Raise a ProviderError subclass on failure; never retry internally."""
+        ...
+
+    def stream(
+        self, request_id: str, target: RouteTarget, chat: ChatRequest, attempt: int
+    ) -> AsyncIterator[StreamChunk]:
+        """The same call, streamed. A stream that ends without its final event raises
+        ProviderStreamInterrupted; the last chunk carries finish_reason and usage."""
         ...
 
 

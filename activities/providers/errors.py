@@ -31,16 +31,60 @@ class ProviderError(Exception):
         )
 
 
+# Retryable: the same call may well succeed later. Temporal retries with backoff, honouring
+# retry_after_seconds (Retry-After) through next_retry_delay.
+
+
 class ProviderUnavailable(ProviderError):
+    """5xx, connection failures, timeouts."""
+
     error_type = "ProviderUnavailable"
 
 
 class ProviderRateLimited(ProviderError):
+    """429 and throttling."""
+
     error_type = "ProviderRateLimited"
 
 
+class ProviderMalformedResponse(ProviderError):
+    """The provider answered with something that is not its own wire format."""
+
+    error_type = "ProviderMalformedResponse"
+
+
+class ProviderStreamInterrupted(ProviderError):
+    """A stream ended before its final event: never a silent, truncated success."""
+
+    error_type = "ProviderStreamInterrupted"
+
+
+# Not retryable: the same call would fail the same way. Each is its own type so that routing can
+# act on it (context window -> a larger-context model; content policy -> another provider).
+
+
+class ProviderAuthError(ProviderError):
+    """401 and 403: missing, wrong or unauthorised credentials."""
+
+    error_type = "ProviderAuthError"
+    retryable = False
+
+
 class ProviderBadRequest(ProviderError):
+    """The provider rejected the request as invalid."""
+
     error_type = "ProviderBadRequest"
+    retryable = False
+
+
+class ContextWindowExceeded(ProviderBadRequest):
+    error_type = "ContextWindowExceeded"
+
+
+class ContentPolicyRefusal(ProviderError):
+    """The provider refused on content grounds (safety filters, guardrails)."""
+
+    error_type = "ContentPolicyRefusal"
     retryable = False
 
 
