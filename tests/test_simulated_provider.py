@@ -6,6 +6,7 @@ any seed with probability above 0.999999; with the fixed seeds here they are als
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections import Counter
@@ -15,11 +16,12 @@ import pytest
 from activities.providers.errors import (
     ProviderBadRequest,
     ProviderError,
+    ProviderStreamInterrupted,
     ProviderUnavailable,
     UnknownModel,
 )
 from activities.providers.simulated import DEFAULT_PROFILES, SimulatedProvider, estimate_tokens
-from contracts.chat import ChatMessage, ChatRequest, ChatResponse, SamplingParams
+from contracts.chat import ChatMessage, ChatRequest, ChatResponse, SamplingParams, ToolSpec
 from contracts.routing import RouteTarget
 from workflows.selection import pick_target, unit_interval
 
@@ -337,3 +339,66 @@ async def test_misspelt_option_is_refused_up_front_and_at_call_time(
     assert provider.target_problem("sim-fast", {"error_rate": 1.0}) is None
     with pytest.raises(ProviderBadRequest, match="eror_rate"):
         await provider.complete("req", target("sim-fast", eror_rate=1.0), chat(), 1)
+
+
+# --- the same contract as the real adapters: streaming and tool calls ---
+
+
+async def test_stream_reassembles_to_the_completion(provider: SimulatedProvider) -> None:
+    whole = await provider.complete("req-s", target("sim-fast", error_rate=0.0), chat(), 1)
+    chunks = [
+        c async for c in provider.stream("req-s", target("sim-fast", error_rate=0.0), chat(), 1)
+    ]
+    assert "".join(c.text for c in chunks) == whole.text
+    assert len(chunks) > 2
+    assert chunks[-1].finish_reason == whole.finish_reason
+    assert chunks[-1].usage == whole.usage
+    assert all(c.finish_reason is None for c in chunks[:-1])
+
+
+async def test_a_cut_stream_raises_instead_of_ending_quietly(provider: SimulatedProvider) -> None:
+    cut = target("sim-fast", error_rate=0.0, stream_cut_rate=1.0)
+    received = []
+    with pytest.raises(ProviderStreamInterrupted) as failure:
+        async for chunk in provider.stream("req-c", cut, chat(), 1):
+            received.append(chunk)
+    assert received and all(c.finish_reason is None for c in received)
+    assert failure.value.retryable is True
+
+
+async def test_tool_call_round_trip(provider: SimulatedProvider) -> None:
+    weather = ToolSpec(
+        name="get_weather",
+        parameters={
+            "type": "object",
+            "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+            "required": ["city", "days"],
+        },
+    )
+    asking = ChatRequest(
+        messages=[ChatMessage(role="user", content="Weather in Oslo?")], tools=[weather]
+    )
+    first = await provider.complete("req-t", target("sim-fast", error_rate=0.0), asking, 1)
+    assert first.finish_reason == "tool_calls" and first.text == ""
+    [call] = first.tool_calls
+    assert call.name == "get_weather"
+    assert json.loads(call.arguments) == {"city": "example", "days": 1}
+    continued = ChatRequest(
+        messages=[
+            *asking.messages,
+            ChatMessage(role="assistant", tool_calls=first.tool_calls),
+            ChatMessage(role="tool", tool_call_id=call.id, content='{"temp": 4}'),
+        ],
+        tools=[weather],
+    )
+    final = await provider.complete("req-t", target("sim-fast", error_rate=0.0), continued, 1)
+    assert final.finish_reason == "stop" and final.text and not final.tool_calls
+    none = asking.model_copy(update={"tool_choice": "none"})
+    assert not (
+        await provider.complete("req-t", target("sim-fast", error_rate=0.0), none, 1)
+    ).tool_calls
+    streamed = [
+        c async for c in provider.stream("req-t", target("sim-fast", error_rate=0.0), asking, 1)
+    ]
+    [delta] = [d for c in streamed for d in c.tool_calls]
+    assert (delta.id, delta.name, delta.arguments) == (call.id, call.name, call.arguments)

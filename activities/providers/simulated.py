@@ -10,13 +10,30 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import math
 import random
+import re
+from collections.abc import AsyncIterator
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from activities.providers.errors import ProviderBadRequest, ProviderUnavailable, UnknownModel
-from contracts.chat import ChatRequest, ChatResponse, Usage
+from activities.providers.errors import (
+    ContextWindowExceeded,
+    ProviderBadRequest,
+    ProviderStreamInterrupted,
+    ProviderUnavailable,
+    UnknownModel,
+)
+from contracts.chat import (
+    ChatRequest,
+    ChatResponse,
+    FinishReason,
+    StreamChunk,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
 from contracts.routing import RouteTarget
 
 
@@ -35,6 +52,9 @@ class SimulatedModelProfile(BaseModel):
     context_window: int = Field(128_000, gt=0)
     echo: bool = Field(
         False, description="Answer with the last user message: shows what the model was sent."
+    )
+    stream_cut_rate: float = Field(
+        0.0, ge=0, le=1, description="Share of streams that break off before their end."
     )
 
 
@@ -156,7 +176,7 @@ class SimulatedProvider:
         failed = rng.random() < profile.error_rate
         input_tokens = sum(estimate_tokens(m.content) for m in chat.messages)
         if input_tokens > profile.context_window:
-            raise ProviderBadRequest(
+            raise ContextWindowExceeded(
                 f"{input_tokens} input tokens exceed the "
                 f"{profile.context_window}-token context window"
             )
@@ -177,13 +197,66 @@ class SimulatedProvider:
         text = " ".join(words).capitalize() + "."
         if profile.echo:
             text = next((m.content for m in reversed(chat.messages) if m.role == "user"), "")
+        tool_call = _tool_call_for(chat, request_id)
+        finish_reason: FinishReason = "length" if limit and wanted > limit else "stop"
+        if tool_call is not None:
+            text, finish_reason = "", "tool_calls"
         return ChatResponse(
             provider=self.name,
             model=target.model,
             text=text,
-            finish_reason="length" if limit and wanted > limit else "stop",
+            tool_calls=[tool_call] if tool_call else [],
+            finish_reason=finish_reason,
             usage=Usage(input_tokens=input_tokens, output_tokens=output_tokens),
             cost_usd=cost,
             latency_ms=latency_ms * self.latency_scale,
             quality_score=quality,
         )
+
+    async def stream(
+        self, request_id: str, target: RouteTarget, chat: ChatRequest, attempt: int
+    ) -> AsyncIterator[StreamChunk]:
+        response = await self.complete(request_id, target, chat, attempt)
+        profile = self.profile_for(target)
+        cut = self._rng(request_id, target.model + ":stream", attempt).random()
+        pieces = re.findall(r"\S+\s*", response.text)
+        for index, piece in enumerate(pieces):
+            if cut < profile.stream_cut_rate and index >= len(pieces) // 2:
+                raise ProviderStreamInterrupted(f"simulated stream from {target.model} broke off")
+            yield StreamChunk(text=piece)
+        for index, call in enumerate(response.tool_calls):
+            yield StreamChunk(
+                tool_calls=[
+                    ToolCallDelta(index=index, id=call.id, name=call.name, arguments=call.arguments)
+                ]
+            )
+        yield StreamChunk(finish_reason=response.finish_reason, usage=response.usage)
+
+
+_SCHEMA_EXAMPLES = {
+    "string": "example",
+    "integer": 1,
+    "number": 1.0,
+    "boolean": True,
+    "array": [],
+    "object": {},
+}
+
+
+def _tool_call_for(chat: ChatRequest, request_id: str) -> ToolCall | None:
+    """Ask for a tool when tools are offered and the last turn is the user's (not a result).
+
+    Arguments fill the schema's required properties with example values of their types, so a
+    client's tool loop can be exercised end to end against the simulator.
+    """
+    if not chat.tools or chat.tool_choice == "none" or chat.messages[-1].role != "user":
+        return None
+    named = [t for t in chat.tools if t.name == chat.tool_choice]
+    tool = named[0] if named else chat.tools[0]
+    properties = tool.parameters.get("properties", {})
+    arguments = {
+        name: _SCHEMA_EXAMPLES.get(properties.get(name, {}).get("type", "string"), "example")
+        for name in tool.parameters.get("required", [])
+    }
+    digest = hashlib.sha256(f"{request_id}:{tool.name}".encode()).hexdigest()[:24]
+    return ToolCall(id=f"call_{digest}", name=tool.name, arguments=json.dumps(arguments))
