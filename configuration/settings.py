@@ -10,9 +10,27 @@ Cloud with no code change.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ProviderConfig(BaseModel):
+    """One provider entry. Keys are named by environment variable, never written here."""
+
+    name: str = Field(min_length=1, description="What routes call it: 'openai', 'bedrock', ...")
+    kind: Literal["openai", "bedrock", "gemini"]
+    base_url: str | None = Field(None, description="OpenAI-compatible or Gemini endpoint.")
+    api_key_env: str | None = Field(None, description="Environment variable holding the key.")
+    region: str | None = Field(None, description="Bedrock: AWS region.")
+    endpoint_url: str | None = Field(None, description="Bedrock: endpoint override.")
+    vertexai: bool = Field(False, description="Gemini: use Vertex AI instead of an API key.")
+    project: str | None = None
+    location: str | None = None
+    models: list[str] | None = Field(
+        None, description="Models routes may name; None accepts any model id."
+    )
 
 
 class Settings(BaseSettings):
@@ -62,6 +80,11 @@ class Settings(BaseSettings):
     )
     codec_cors_origins: list[str] = Field(
         default_factory=lambda: ["http://localhost:8233", "http://127.0.0.1:8233"]
+    )
+
+    providers: list[ProviderConfig] = Field(
+        default_factory=list,
+        description="Real providers, as JSON in INTERLOCK_PROVIDERS; the simulator is always on.",
     )
 
     demo_api_key: str | None = Field(
