@@ -7,7 +7,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from contracts.chat import ChatMessage, ChatRequest, SamplingParams
+from contracts.chat import (
+    ChatMessage,
+    ChatRequest,
+    ChatResponse,
+    SamplingParams,
+    ToolCall,
+    ToolSpec,
+)
 from contracts.request import RequestResult
 from gateway.errors import ApiError
 
@@ -17,12 +24,41 @@ class TextPart(BaseModel):
     text: str
 
 
+class WireFunctionCall(BaseModel):
+    name: str = Field(min_length=1)
+    arguments: str = "{}"
+
+
+class WireToolCall(BaseModel):
+    id: str = Field(min_length=1)
+    type: Literal["function"] = "function"
+    function: WireFunctionCall
+
+
+class WireFunction(BaseModel):
+    name: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+
+
+class WireTool(BaseModel):
+    type: Literal["function"]
+    function: WireFunction
+
+
+class WireNamedToolChoice(BaseModel):
+    type: Literal["function"]
+    function: dict[str, str]
+
+
 class WireMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[TextPart] | None = None
     name: str | None = None
+    tool_calls: list[WireToolCall] | None = None
+    tool_call_id: str | None = None
 
     def text(self) -> str:
         if isinstance(self.content, list):
@@ -46,6 +82,8 @@ class ChatCompletionRequest(BaseModel):
     stream: bool = False
     n: int = Field(1, ge=1)
     user: str | None = None
+    tools: list[WireTool] | None = None
+    tool_choice: Literal["auto", "none", "required"] | WireNamedToolChoice | None = None
 
     @field_validator("stop")
     @classmethod
@@ -56,9 +94,7 @@ class ChatCompletionRequest(BaseModel):
 
 
 UNSUPPORTED = {
-    "tools": "tool calling",
-    "functions": "function calling",
-    "tool_choice": "tool calling",
+    "functions": "the legacy 'functions' parameter (use 'tools')",
     "response_format": "structured output",
     "logprobs": "log probabilities",
 }
@@ -97,8 +133,33 @@ def parse_chat_request(raw: Any) -> ChatCompletionRequest:
 
 def to_chat_request(wire: ChatCompletionRequest) -> ChatRequest:
     stop = [wire.stop] if isinstance(wire.stop, str) else (wire.stop or [])
+    offered = {tool.function.name for tool in wire.tools or []}
+    choice = wire.tool_choice
+    if isinstance(choice, WireNamedToolChoice):
+        name = choice.function.get("name", "")
+        if name not in offered:
+            raise ApiError(
+                400,
+                f"tool_choice names '{name}', which is not among the tools",
+                param="tool_choice",
+                code="invalid_value",
+            )
+        choice = name
+    _check_tool_messages(wire.messages)
     return ChatRequest(
-        messages=[ChatMessage(role=m.role, content=m.text(), name=m.name) for m in wire.messages],
+        messages=[
+            ChatMessage(
+                role=m.role,
+                content=m.text(),
+                name=m.name,
+                tool_calls=[
+                    ToolCall(id=c.id, name=c.function.name, arguments=c.function.arguments)
+                    for c in m.tool_calls or []
+                ],
+                tool_call_id=m.tool_call_id,
+            )
+            for m in wire.messages
+        ],
         params=SamplingParams(
             temperature=wire.temperature,
             top_p=wire.top_p,
@@ -106,7 +167,46 @@ def to_chat_request(wire: ChatCompletionRequest) -> ChatRequest:
             stop=stop,
             seed=wire.seed,
         ),
+        tools=[
+            ToolSpec(
+                name=t.function.name,
+                description=t.function.description,
+                parameters=t.function.parameters,
+            )
+            for t in wire.tools or []
+        ],
+        tool_choice=choice,
     )
+
+
+def _check_tool_messages(messages: list[WireMessage]) -> None:
+    """Tool results must answer a call made earlier in the conversation, as OpenAI requires."""
+    called: set[str] = set()
+    for index, message in enumerate(messages):
+        if message.role == "assistant":
+            called.update(call.id for call in message.tool_calls or [])
+        elif message.role == "tool":
+            if not message.tool_call_id:
+                raise ApiError(
+                    400,
+                    "a tool message needs tool_call_id",
+                    param=f"messages.{index}.tool_call_id",
+                    code="invalid_value",
+                )
+            if message.tool_call_id not in called:
+                raise ApiError(
+                    400,
+                    f"tool message answers unknown call '{message.tool_call_id}'",
+                    param=f"messages.{index}.tool_call_id",
+                    code="invalid_value",
+                )
+        if message.tool_calls and message.role != "assistant":
+            raise ApiError(
+                400,
+                "only assistant messages carry tool_calls",
+                param=f"messages.{index}.tool_calls",
+                code="invalid_value",
+            )
 
 
 def to_chat_completion(result: RequestResult) -> dict[str, Any]:
@@ -120,13 +220,7 @@ def to_chat_completion(result: RequestResult) -> dict[str, Any]:
         "choices": [
             {
                 "index": 0,
-                # A filtered answer has no content, as OpenAI reports it.
-                "message": {
-                    "role": "assistant",
-                    "content": None
-                    if response.finish_reason == "content_filter"
-                    else response.text,
-                },
+                "message": _assistant_message(response),
                 "logprobs": None,
                 "finish_reason": response.finish_reason,
             }
@@ -138,3 +232,21 @@ def to_chat_completion(result: RequestResult) -> dict[str, Any]:
         },
         "system_fingerprint": None,
     }
+
+
+def _assistant_message(response: ChatResponse) -> dict[str, Any]:
+    # A filtered answer, or one that only calls tools, has no content, as OpenAI reports it.
+    no_text = response.finish_reason == "content_filter" or (
+        response.tool_calls and not response.text
+    )
+    message: dict[str, Any] = {"role": "assistant", "content": None if no_text else response.text}
+    if response.tool_calls:
+        message["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments},
+            }
+            for call in response.tool_calls
+        ]
+    return message

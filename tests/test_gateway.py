@@ -214,8 +214,42 @@ BAD_INPUTS = [
             "headers": {"Authorization": AUTH},
         },
         400,
+        "invalid_value",
+        id="tool-without-function",
+    ),
+    pytest.param(
+        {
+            "json": {
+                **chat_body(),
+                "tools": [{"type": "function", "function": {"name": "f"}}],
+                "tool_choice": {"type": "function", "function": {"name": "g"}},
+            },
+            "headers": {"Authorization": AUTH},
+        },
+        400,
+        "invalid_value",
+        id="tool-choice-not-offered",
+    ),
+    pytest.param(
+        {
+            "json": {
+                "model": "chat",
+                "messages": [
+                    {"role": "user", "content": "hi"},
+                    {"role": "tool", "tool_call_id": "call_nowhere", "content": "42"},
+                ],
+            },
+            "headers": {"Authorization": AUTH},
+        },
+        400,
+        "invalid_value",
+        id="tool-result-without-call",
+    ),
+    pytest.param(
+        {"json": {**chat_body(), "functions": [{"name": "f"}]}, "headers": {"Authorization": AUTH}},
+        400,
         "unsupported_parameter",
-        id="tools",
+        id="legacy-functions",
     ),
     pytest.param(
         {"json": chat_body("no-such-route"), "headers": {"Authorization": AUTH}},
@@ -378,3 +412,37 @@ async def test_provider_calls_can_run_on_workers_instead(stack) -> None:
     assert await scheduled_task_queue(stack, request_id) == stack.settings.provider_task_queue
     [row] = outcomes_for_request(stack.engine, request_id)
     assert row.status == "ok"
+
+
+async def test_tool_call_round_trip_with_the_openai_sdk(stack) -> None:
+    client = openai.AsyncOpenAI(
+        base_url=f"{stack.base_url}/v1", api_key=stack.api_key, max_retries=0
+    )
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "description": "Current weather",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"city": {"type": "string"}},
+                    "required": ["city"],
+                },
+            },
+        }
+    ]
+    messages = [{"role": "user", "content": "Weather in Oslo?"}]
+    first = await client.chat.completions.create(model="chat", messages=messages, tools=tools)
+    choice = first.choices[0]
+    assert choice.finish_reason == "tool_calls" and choice.message.content is None
+    [call] = choice.message.tool_calls
+    assert call.function.name == "get_weather"
+    assert json.loads(call.function.arguments) == {"city": "example"}
+    messages += [
+        choice.message.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": call.id, "content": '{"temp_c": 4}'},
+    ]
+    final = await client.chat.completions.create(model="chat", messages=messages, tools=tools)
+    assert final.choices[0].finish_reason in ("stop", "length")
+    assert final.choices[0].message.content and not final.choices[0].message.tool_calls
