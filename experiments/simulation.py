@@ -82,15 +82,26 @@ def proportion_study(
         z = _two_proportion_z(baseline_events, baseline_n, candidate_events, candidate_n)
         naive_fail |= z > critical
         naive_pass |= z < -critical
+    return _summary(runs, looks, fail_at, batch.decision, naive_fail, naive_pass)
+
+
+def _summary(
+    runs: int,
+    looks: int,
+    fail_at: np.ndarray,
+    decision: np.ndarray,
+    naive_fail: np.ndarray | None = None,
+    naive_pass: np.ndarray | None = None,
+) -> StudyResult:
     failed = fail_at > 0
     return StudyResult(
         runs,
         looks,
         float(failed.mean()),
-        float((batch.decision == _PASS).mean()),
+        float((decision == _PASS).mean()),
         float(np.median(fail_at[failed])) if failed.any() else math.nan,
-        float(naive_fail.mean()),
-        float(naive_pass.mean()),
+        math.nan if naive_fail is None else float(naive_fail.mean()),
+        math.nan if naive_pass is None else float(naive_pass.mean()),
     )
 
 
@@ -146,14 +157,7 @@ def latency_study(
         )
         batch.look(rows, stats)
         fail_at[(fail_at < 0) & (batch.decision == _FAIL)] = candidate_n
-    failed = fail_at > 0
-    return StudyResult(
-        runs,
-        looks,
-        float(failed.mean()),
-        float((batch.decision == _PASS).mean()),
-        float(np.median(fail_at[failed])) if failed.any() else math.nan,
-    )
+    return _summary(runs, looks, fail_at, batch.decision)
 
 
 def look_cost_microseconds(repeats: int = 2000) -> dict[str, float]:
