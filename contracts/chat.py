@@ -98,3 +98,6 @@ class StreamChunk(BaseModel):
     tool_calls: list[ToolCallDelta] = Field(default_factory=list)
     finish_reason: FinishReason | None = None
     usage: Usage | None = None
+    provider_state: dict[str, Any] = Field(
+        default_factory=dict, description="On the final chunk: as ChatResponse.provider_state."
+    )
