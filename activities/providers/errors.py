@@ -7,6 +7,9 @@ from datetime import timedelta
 from temporalio.exceptions import ApplicationError
 
 
+MAX_RETRY_DELAY_SECONDS = 30.0
+
+
 class ProviderError(Exception):
     """A failed provider call. `error_type` names it in Temporal and on the outcome row."""
 
@@ -18,8 +21,10 @@ class ProviderError(Exception):
         self.retry_after_seconds = retry_after_seconds
 
     def to_application_error(self) -> ApplicationError:
+        # A provider may ask for minutes; a request waits at most MAX_RETRY_DELAY between
+        # attempts (its own timeout bounds the whole), and routing can fall back meanwhile.
         delay = (
-            timedelta(seconds=self.retry_after_seconds)
+            timedelta(seconds=min(self.retry_after_seconds, MAX_RETRY_DELAY_SECONDS))
             if self.retry_after_seconds is not None
             else None
         )
