@@ -6,7 +6,6 @@ from datetime import timedelta
 
 from temporalio.exceptions import ApplicationError
 
-
 MAX_RETRY_DELAY_SECONDS = 30.0
 
 
