@@ -402,3 +402,13 @@ async def test_tool_call_round_trip(provider: SimulatedProvider) -> None:
     ]
     [delta] = [d for c in streamed for d in c.tool_calls]
     assert (delta.id, delta.name, delta.arguments) == (call.id, call.name, call.arguments)
+
+
+def test_retry_after_is_capped_for_temporal() -> None:
+    from activities.providers.errors import MAX_RETRY_DELAY_SECONDS, ProviderRateLimited
+
+    patient = ProviderRateLimited("slow down", retry_after_seconds=7).to_application_error()
+    assert patient.next_retry_delay.total_seconds() == 7 and not patient.non_retryable
+    greedy = ProviderRateLimited("come back tomorrow", retry_after_seconds=86_400)
+    capped = greedy.to_application_error().next_retry_delay.total_seconds()
+    assert capped == MAX_RETRY_DELAY_SECONDS
