@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import time
 from typing import Any, Literal
 
@@ -153,10 +156,16 @@ def to_chat_request(wire: ChatCompletionRequest) -> ChatRequest:
                 content=m.text(),
                 name=m.name,
                 tool_calls=[
-                    ToolCall(id=c.id, name=c.function.name, arguments=c.function.arguments)
+                    ToolCall(
+                        id=call_id,
+                        name=c.function.name,
+                        arguments=c.function.arguments,
+                        provider_state=state,
+                    )
                     for c in m.tool_calls or []
+                    for call_id, state in [unpack_tool_call_id(c.id)]
                 ],
-                tool_call_id=m.tool_call_id,
+                tool_call_id=unpack_tool_call_id(m.tool_call_id)[0] if m.tool_call_id else None,
             )
             for m in wire.messages
         ],
@@ -243,10 +252,40 @@ def _assistant_message(response: ChatResponse) -> dict[str, Any]:
     if response.tool_calls:
         message["tool_calls"] = [
             {
-                "id": call.id,
+                "id": pack_tool_call_id(call.id, call.provider_state),
                 "type": "function",
                 "function": {"name": call.name, "arguments": call.arguments},
             }
             for call in response.tool_calls
         ]
     return message
+
+
+# Some providers need state of their own back with a tool call when the conversation continues
+# (Gemini's thought signatures). The OpenAI wire format has no field for it, but clients echo a
+# tool call's id verbatim, so the state rides along inside the id.
+_STATE_MARK = ".ilps."
+
+
+def pack_tool_call_id(call_id: str, provider_state: dict[str, Any]) -> str:
+    if not provider_state:
+        return call_id
+    packed = base64.urlsafe_b64encode(json.dumps(provider_state, separators=(",", ":")).encode())
+    return f"{call_id}{_STATE_MARK}{packed.decode().rstrip('=')}"
+
+
+def unpack_tool_call_id(wire_id: str) -> tuple[str, dict[str, Any]]:
+    call_id, mark, packed = wire_id.partition(_STATE_MARK)
+    if not mark:
+        return wire_id, {}
+    try:
+        state = json.loads(base64.urlsafe_b64decode(packed + "=" * (-len(packed) % 4)))
+    except (ValueError, binascii.Error):
+        raise ApiError(
+            400, "a tool call id carries state that cannot be read", code="invalid_value"
+        ) from None
+    if not isinstance(state, dict):
+        raise ApiError(
+            400, "a tool call id carries state that cannot be read", code="invalid_value"
+        )
+    return call_id, state
