@@ -91,6 +91,8 @@ class RequestStepActivities:
             status = "blocked"
         else:
             status = "ok" if response is not None else "error"
+        for failed in settle.failed_arms:
+            record_outcome(self._engine, failed)
         record_outcome(
             self._engine,
             settle.outcome.model_copy(

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 OutcomeStatus = Literal["ok", "error", "blocked"]
-Arm = Literal["primary", "shadow"]
+Arm = Literal["primary", "shadow", "fallback-1", "fallback-2", "fallback-3"]
 
 
 class OutcomeRecord(BaseModel):

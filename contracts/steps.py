@@ -60,6 +60,9 @@ class SettleInput(BaseModel):
     vault: dict[str, str] = Field(default_factory=dict)
     input_verdict: Verdict = Field(default_factory=Verdict)
     output_bedrock: BedrockCheckResult | None = None
+    failed_arms: list[OutcomeRecord] = Field(
+        default_factory=list, description="Variants that failed before a fallback answered."
+    )
 
 
 class SettleResult(BaseModel):

@@ -9,7 +9,7 @@ so no request ever hangs.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -28,10 +28,11 @@ with workflow.unsafe.imports_passed_through():
         RequestInput,
         RequestResult,
     )
+    from contracts.routing import RouteTarget
     from contracts.steps import AdmitInput, BedrockCheck, BedrockCheckResult, SettleInput
     from guardrails.enforcement import merge_external
     from workflows import search_attributes
-    from workflows.selection import pick_target
+    from workflows.selection import arm_name, fallback_chain, next_fallback, pick_target
 
 LOCAL_STEP = {
     "start_to_close_timeout": timedelta(seconds=10),
@@ -96,6 +97,8 @@ class RequestWorkflow:
         policy = route.guardrails
 
         response, error, output_bedrock = None, None, None
+        failed_arms: list[OutcomeRecord] = []
+        arm = "primary"
         checked, error = await _bedrock_on_input(admitted.checked, policy)
         if error is None and checked.verdict.action == "block":
             error = RequestError(
@@ -106,18 +109,43 @@ class RequestWorkflow:
                 code="content_filter",
             )
         elif error is None:
-            try:
-                response = await workflow.execute_activity_method(
-                    ProviderActivities.call_provider,
-                    ProviderCallInput(
-                        request_id=request.request_id, target=target, chat=checked.chat
-                    ),
-                    task_queue=request.provider_task_queue,
-                    start_to_close_timeout=PROVIDER_CALL_TIMEOUT,
-                    retry_policy=PROVIDER_RETRY,
+            # Each variant is retried by Temporal first; when one still fails, the next variant
+            # of the route may answer instead, and the failed arm keeps its own outcome row so
+            # that a failing candidate still counts against it.
+            chain = fallback_chain(route.targets, target)
+            index: int | None = 0
+            while index is not None:
+                target, arm_started = chain[index], workflow.now()
+                try:
+                    response = await workflow.execute_activity_method(
+                        ProviderActivities.call_provider,
+                        ProviderCallInput(
+                            request_id=request.request_id, target=target, chat=checked.chat
+                        ),
+                        task_queue=request.provider_task_queue,
+                        start_to_close_timeout=PROVIDER_CALL_TIMEOUT,
+                        retry_policy=PROVIDER_RETRY,
+                    )
+                    error = None
+                    break
+                except ActivityError as exc:
+                    error = _request_error(exc)
+                following = next_fallback(chain, index, error.code)
+                if following is None:
+                    break
+                failed_arms.append(
+                    _failed_arm(
+                        request,
+                        route.route,
+                        target,
+                        arm_name(index),
+                        error,
+                        arm_started,
+                        workflow.now(),
+                    )
                 )
-            except ActivityError as exc:
-                error = _request_error(exc)
+                index = following
+            arm = arm_name(index if index is not None else 0)
         if response is not None and policy.bedrock is not None:
             output_bedrock, error = await _bedrock_check(policy, "OUTPUT", [response.text])
 
@@ -127,6 +155,7 @@ class RequestWorkflow:
             SettleInput(
                 outcome=OutcomeRecord(
                     request_id=request.request_id,
+                    arm=arm,
                     tenant_id=request.tenant_id,
                     route=route.route,
                     variant=target.variant,
@@ -152,6 +181,7 @@ class RequestWorkflow:
                 vault=checked.vault,
                 input_verdict=checked.verdict,
                 output_bedrock=output_bedrock,
+                failed_arms=failed_arms,
             ),
             **LOCAL_STEP,
         )
@@ -170,6 +200,31 @@ class RequestWorkflow:
             error=error,
             guardrails=Guardrails(input=checked.verdict, output=settled.output_verdict),
         )
+
+
+def _failed_arm(
+    request: RequestInput,
+    route: str,
+    target: RouteTarget,
+    arm: str,
+    error: RequestError,
+    started: datetime,
+    finished: datetime,
+) -> OutcomeRecord:
+    return OutcomeRecord(
+        request_id=request.request_id,
+        arm=arm,
+        tenant_id=request.tenant_id,
+        route=route,  # type: ignore[arg-type]
+        variant=target.variant,
+        provider=target.provider,
+        model=target.model,
+        status="error",
+        error_class=error.code,
+        latency_ms=(finished - started).total_seconds() * 1000,
+        started_at=started,
+        finished_at=finished,
+    )
 
 
 async def _bedrock_check(

@@ -27,3 +27,38 @@ def pick_target(targets: list[RouteTarget], request_id: str) -> RouteTarget:
         if point < 0:
             return target
     return weighted[-1]
+
+
+MAX_FALLBACKS = 3
+# After these, trying another variant cannot help: the request itself is at fault.
+_NO_FALLBACK = {"ProviderBadRequest"}
+# After a content-policy refusal only a different provider may answer differently.
+_OTHER_PROVIDER_ONLY = {"ContentPolicyRefusal"}
+
+
+def fallback_chain(targets: list[RouteTarget], first: RouteTarget) -> list[RouteTarget]:
+    """The chosen variant, then the route's other variants in their configured order.
+
+    Variants with weight 0 are fallbacks only: they take no traffic of their own but are tried
+    when others fail, which is how a route names a larger-context or second-provider backup.
+    """
+    rest = [t for t in targets if t.variant != first.variant]
+    return [first, *rest][: 1 + MAX_FALLBACKS]
+
+
+def next_fallback(
+    chain: list[RouteTarget], failed_index: int, error_class: str | None
+) -> int | None:
+    """Index of the variant to try after chain[failed_index] failed with error_class."""
+    if error_class in _NO_FALLBACK:
+        return None
+    failed = chain[failed_index]
+    for index in range(failed_index + 1, len(chain)):
+        if error_class in _OTHER_PROVIDER_ONLY and chain[index].provider == failed.provider:
+            continue
+        return index
+    return None
+
+
+def arm_name(index: int) -> str:
+    return "primary" if index == 0 else f"fallback-{index}"
