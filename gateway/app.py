@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from datetime import timedelta
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.engine import Engine
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
@@ -28,6 +29,7 @@ from contracts.request import RequestInput, RequestResult
 from gateway.auth import tenant_for
 from gateway.codec_routes import codec_router
 from gateway.errors import ApiError, install_error_handlers
+from gateway.metrics import GatewayMetrics
 from gateway.openai_wire import parse_chat_request, to_chat_completion, to_chat_request
 from gateway.request_worker import build_request_worker
 from store import create_store_engine, init_schema
@@ -68,6 +70,8 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
 
     app = FastAPI(title="Interlock gateway", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
+    metrics = GatewayMetrics()
+    app.state.metrics = metrics
     if settings.codec_endpoint:
         app.add_middleware(
             CORSMiddleware,
@@ -77,6 +81,11 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
             allow_credentials=True,
         )
         app.include_router(codec_router(build_codec(settings)))
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        body, content_type = metrics.exposition()
+        return Response(body, media_type=content_type)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -106,6 +115,7 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
         tenant = await tenant_for(request, state.engine)
         wire = parse_chat_request(await read_json(request, state.settings.max_body_bytes))
         request_id = f"chatcmpl-{uuid.uuid4().hex}"
+        began = time.perf_counter()
         result = await run_request(
             state,
             RequestInput(
@@ -116,6 +126,7 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
                 provider_task_queue=provider_task_queue(state.settings),
             ),
         )
+        record_metrics(metrics, result, time.perf_counter() - began)
         headers = {"x-request-id": request_id}
         if result.target is not None:
             headers["x-interlock-route"] = result.route
@@ -136,6 +147,22 @@ def provider_task_queue(settings: Settings) -> str:
     if settings.provider_calls_in_gateway:
         return settings.request_task_queue
     return settings.provider_task_queue
+
+
+def record_metrics(metrics: GatewayMetrics, result: RequestResult, seconds: float) -> None:
+    route = result.route if result.target is not None else "unresolved"
+    if result.error is not None:
+        status, code = "error", result.error.code or result.error.type
+    else:
+        status, code = "ok", "ok"
+    metrics.requests.labels(route, status, code).inc()
+    metrics.latency.labels(route).observe(seconds)
+    if result.response is not None and result.target is not None:
+        usage = result.response.usage
+        metrics.tokens.labels(route, result.target.provider, "input").inc(usage.input_tokens)
+        metrics.tokens.labels(route, result.target.provider, "output").inc(usage.output_tokens)
+    if (action := result.guardrails.strongest_action()) is not None:
+        metrics.guardrail_actions.labels(route, action).inc()
 
 
 async def read_json(request: Request, limit: int) -> object:

@@ -446,3 +446,26 @@ async def test_tool_call_round_trip_with_the_openai_sdk(stack) -> None:
     final = await client.chat.completions.create(model="chat", messages=messages, tools=tools)
     assert final.choices[0].finish_reason in ("stop", "length")
     assert final.choices[0].message.content and not final.choices[0].message.tool_calls
+
+
+async def test_prometheus_metrics_count_requests_without_user_input(stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as http:
+        ok = await http.post(
+            "/v1/chat/completions", json=chat_body(), headers={"Authorization": AUTH}
+        )
+        assert ok.status_code == 200
+        unknown = await http.post(
+            "/v1/chat/completions",
+            json=chat_body("made-up-model-name-xyz"),
+            headers={"Authorization": AUTH},
+        )
+        assert unknown.status_code == 404
+        scraped = await http.get("/metrics")
+    assert scraped.status_code == 200
+    assert scraped.headers["content-type"].startswith("text/plain")
+    text = scraped.text
+    assert 'interlock_requests_total{code="ok",route="chat",status="ok"}' in text
+    assert 'route="unresolved",status="error"' in text
+    assert "made-up-model-name-xyz" not in text  # labels never carry what a client typed
+    assert 'interlock_request_seconds_bucket{le="0.5",route="chat"}' in text
+    assert 'interlock_tokens_total{direction="output",provider="simulated",route="chat"}' in text

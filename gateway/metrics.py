@@ -1,0 +1,43 @@
+"""Prometheus metrics for the gateway, on its own registry (several apps may share a process)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+# Label values are operator-defined names (routes, providers) or closed sets, never user input:
+# an unknown model name is recorded as "unresolved", not as itself.
+_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+
+class GatewayMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "interlock_requests",
+            "Chat requests answered, by route and outcome.",
+            ["route", "status", "code"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "interlock_request_seconds",
+            "Time from request to answer, by route.",
+            ["route"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.tokens = Counter(
+            "interlock_tokens",
+            "Tokens used, by route, provider and direction.",
+            ["route", "provider", "direction"],
+            registry=self.registry,
+        )
+        self.guardrail_actions = Counter(
+            "interlock_guardrail_actions",
+            "Requests on which guardrails acted, by action.",
+            ["route", "action"],
+            registry=self.registry,
+        )
+
+    def exposition(self) -> tuple[bytes, str]:
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
