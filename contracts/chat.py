@@ -101,3 +101,4 @@ class StreamChunk(BaseModel):
     provider_state: dict[str, Any] = Field(
         default_factory=dict, description="On the final chunk: as ChatResponse.provider_state."
     )
+    cost_usd: float | None = Field(None, description="On the final chunk, where known.")

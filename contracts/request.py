@@ -25,6 +25,9 @@ class RequestInput(BaseModel):
     tenant_id: str
     model: str
     chat: ChatRequest
+    stream_task_queue: str | None = Field(
+        None, description="Set for streamed requests: the receiving gateway's private queue."
+    )
     provider_task_queue: str = Field(
         "interlock-providers", description="Task queue of the workers that call providers."
     )

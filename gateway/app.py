@@ -16,13 +16,13 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.engine import Engine
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 from temporalio.service import RPCError
-from temporalio.worker import Worker
 
 from activities.providers.catalog import build_registry
+from activities.streaming import StreamChannels
 from configuration import Settings
 from configuration.temporal import build_codec, connect, ensure_search_attributes
 from contracts.request import RequestInput, RequestResult
@@ -31,7 +31,8 @@ from gateway.codec_routes import codec_router
 from gateway.errors import ApiError, install_error_handlers
 from gateway.metrics import GatewayMetrics
 from gateway.openai_wire import parse_chat_request, to_chat_completion, to_chat_request
-from gateway.request_worker import build_request_worker
+from gateway.request_worker import build_request_worker, build_stream_worker
+from gateway.streaming import stream_request
 from store import create_store_engine, init_schema
 from store.routes import list_routes
 from workflows import search_attributes
@@ -45,7 +46,9 @@ class GatewayState:
     settings: Settings
     engine: Engine
     client: Client
-    worker: Worker
+    channels: StreamChannels
+    stream_queue: str
+    """This process's private task queue for streamed provider calls."""
 
 
 def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
@@ -57,15 +60,20 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
         await asyncio.to_thread(init_schema, engine)
         temporal = client or await connect(settings)
         await ensure_search_attributes(temporal)
-        worker = build_request_worker(temporal, settings, engine, build_registry(settings))
-        worker_task = asyncio.create_task(worker.run(), name="request-worker")
-        app.state.gateway = GatewayState(settings, engine, temporal, worker)
+        registry = build_registry(settings)
+        channels = StreamChannels()
+        stream_queue = f"{settings.request_task_queue}-stream-{uuid.uuid4().hex[:12]}"
+        workers = [
+            build_request_worker(temporal, settings, engine, registry),
+            build_stream_worker(temporal, stream_queue, registry, channels),
+        ]
+        tasks = [asyncio.create_task(w.run(), name=w.task_queue) for w in workers]
+        app.state.gateway = GatewayState(settings, engine, temporal, channels, stream_queue)
         try:
             yield
         finally:
-            await worker.shutdown()
-            with contextlib.suppress(Exception):
-                await worker_task
+            await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
             engine.dispose()
 
     app = FastAPI(title="Interlock gateway", version="0.1.0", lifespan=lifespan)
@@ -116,28 +124,21 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
         wire = parse_chat_request(await read_json(request, state.settings.max_body_bytes))
         request_id = f"chatcmpl-{uuid.uuid4().hex}"
         began = time.perf_counter()
-        result = await run_request(
-            state,
-            RequestInput(
-                request_id=request_id,
-                tenant_id=tenant,
-                model=wire.model,
-                chat=to_chat_request(wire),
-                provider_task_queue=provider_task_queue(state.settings),
-            ),
+        request_input = RequestInput(
+            request_id=request_id,
+            tenant_id=tenant,
+            model=wire.model,
+            chat=to_chat_request(wire),
+            provider_task_queue=provider_task_queue(state.settings),
+            stream_task_queue=state.stream_queue if wire.stream else None,
         )
+        if wire.stream:
+            return await stream_request(state, request_input, wire, metrics, began)
+        result = await run_request(state, request_input)
         record_metrics(metrics, result, time.perf_counter() - began)
-        headers = {"x-request-id": request_id}
-        if result.target is not None:
-            headers["x-interlock-route"] = result.route
-            headers["x-interlock-variant"] = result.target.variant
-        if (action := result.guardrails.strongest_action()) is not None:
-            headers["x-interlock-guardrails"] = action
+        headers = result_headers(result)
         if result.error is not None:
-            error = result.error
-            raise ApiError(
-                error.http_status, error.message, type=error.type, code=error.code, headers=headers
-            )
+            raise_request_error(result, headers)
         return JSONResponse(to_chat_completion(result), headers=headers)
 
     return app
@@ -147,6 +148,24 @@ def provider_task_queue(settings: Settings) -> str:
     if settings.provider_calls_in_gateway:
         return settings.request_task_queue
     return settings.provider_task_queue
+
+
+def result_headers(result: RequestResult) -> dict[str, str]:
+    headers = {"x-request-id": result.request_id}
+    if result.target is not None:
+        headers["x-interlock-route"] = result.route
+        headers["x-interlock-variant"] = result.target.variant
+    if (action := result.guardrails.strongest_action()) is not None:
+        headers["x-interlock-guardrails"] = action
+    return headers
+
+
+def raise_request_error(result: RequestResult, headers: dict[str, str]) -> None:
+    error = result.error
+    assert error is not None
+    raise ApiError(
+        error.http_status, error.message, type=error.type, code=error.code, headers=headers
+    )
 
 
 def record_metrics(metrics: GatewayMetrics, result: RequestResult, seconds: float) -> None:
@@ -186,8 +205,12 @@ async def read_json(request: Request, limit: int) -> object:
 
 
 async def run_request(state: GatewayState, request: RequestInput) -> RequestResult:
+    return await finish_request(state, request, await start_request(state, request))
+
+
+async def start_request(state: GatewayState, request: RequestInput) -> WorkflowHandle:
     try:
-        handle = await state.client.start_workflow(
+        return await state.client.start_workflow(
             RequestWorkflow.run,
             request,
             id=request.request_id,
@@ -198,6 +221,14 @@ async def run_request(state: GatewayState, request: RequestInput) -> RequestResu
             ),
             request_eager_start=True,
         )
+    except RPCError as exc:
+        raise _temporal_unavailable(request, exc) from None
+
+
+async def finish_request(
+    state: GatewayState, request: RequestInput, handle: WorkflowHandle
+) -> RequestResult:
+    try:
         return await handle.result()
     except WorkflowFailureError as exc:
         if isinstance(exc.cause, TemporalTimeoutError):
@@ -212,10 +243,14 @@ async def run_request(state: GatewayState, request: RequestInput) -> RequestResu
             code="workflow_failed",
         ) from None
     except RPCError as exc:
-        log.error("Temporal unavailable for %s: %s", request.request_id, exc.status)
-        raise ApiError(
-            503,
-            "the orchestration service is unavailable; retry shortly",
-            type="server_error",
-            code="temporal_unavailable",
-        ) from None
+        raise _temporal_unavailable(request, exc) from None
+
+
+def _temporal_unavailable(request: RequestInput, exc: RPCError) -> ApiError:
+    log.error("Temporal unavailable for %s: %s", request.request_id, exc.status)
+    return ApiError(
+        503,
+        "the orchestration service is unavailable; retry shortly",
+        type="server_error",
+        code="temporal_unavailable",
+    )

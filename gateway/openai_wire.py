@@ -83,6 +83,7 @@ class ChatCompletionRequest(BaseModel):
     stop: str | list[str] | None = None
     seed: int | None = None
     stream: bool = False
+    stream_options: dict[str, Any] | None = None
     n: int = Field(1, ge=1)
     user: str | None = None
     tools: list[WireTool] | None = None
@@ -114,13 +115,6 @@ def parse_chat_request(raw: Any) -> ChatCompletionRequest:
         raise ApiError(
             400, f"invalid value for '{param}': {first['msg']}", param=param, code="invalid_value"
         ) from None
-    if parsed.stream:
-        raise ApiError(
-            400,
-            "streaming is not supported yet; send stream=false",
-            param="stream",
-            code="unsupported_parameter",
-        )
     if parsed.n != 1:
         raise ApiError(400, "only n=1 is supported", param="n", code="unsupported_parameter")
     for field, feature in UNSUPPORTED.items():

@@ -15,6 +15,7 @@ from temporalio.worker import Worker
 from activities.provider_calls import ProviderActivities
 from activities.providers import ProviderRegistry
 from activities.request_steps import RequestStepActivities
+from activities.streaming import StreamChannels, StreamingActivities
 from configuration import Settings
 from guardrails.registry import default_registry
 from workflows.request import RequestWorkflow
@@ -34,6 +35,20 @@ def build_request_worker(
         activities=activities,
         max_concurrent_workflow_tasks=100,
         max_concurrent_local_activities=100,
+        max_concurrent_activities=200,
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+
+
+def build_stream_worker(
+    client: Client, task_queue: str, registry: ProviderRegistry, channels: StreamChannels
+) -> Worker:
+    """The worker on this process's private queue: streamed calls land where their client is."""
+    streaming = StreamingActivities(registry, channels)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        activities=[streaming.stream_provider],
         max_concurrent_activities=200,
         graceful_shutdown_timeout=timedelta(seconds=10),
     )

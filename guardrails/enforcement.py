@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections import Counter
 
 from contracts.chat import ChatRequest
-from contracts.guardrails import ACTION_STRENGTH, DirectionPolicy, FindingCount, Verdict
+from contracts.guardrails import (
+    ACTION_STRENGTH,
+    DirectionPolicy,
+    FindingCount,
+    GuardrailPolicy,
+    Verdict,
+)
 from guardrails.findings import Finding, Registry
 from guardrails.injection import injection_score
 from guardrails.redaction import Vault, redact
@@ -99,4 +105,16 @@ def merge_external(
             "findings": verdict.findings + findings,
             "reason": (verdict.reason or reason) if strongest == "block" else None,
         }
+    )
+
+
+def streams_live(policy: GuardrailPolicy) -> bool:
+    """Whether an answer may go to the client as it is generated: only when the route's output
+    checks can at most log, since streamed text cannot be redacted or withdrawn afterwards."""
+    output = policy.output
+    acting = {"redact", "block"}
+    return (
+        policy.bedrock is None
+        and output.default_action not in acting
+        and not acting.intersection(output.actions.values())
     )

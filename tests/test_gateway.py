@@ -203,10 +203,10 @@ BAD_INPUTS = [
         id="zero-max-tokens",
     ),
     pytest.param(
-        {"json": {**chat_body(), "stream": True}, "headers": {"Authorization": AUTH}},
+        {"json": {**chat_body(), "stream": "yes please"}, "headers": {"Authorization": AUTH}},
         400,
-        "unsupported_parameter",
-        id="stream",
+        "invalid_value",
+        id="mistyped-stream",
     ),
     pytest.param(
         {

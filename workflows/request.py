@@ -18,6 +18,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
 with workflow.unsafe.imports_passed_through():
     from activities.provider_calls import ProviderActivities
     from activities.request_steps import RequestStepActivities
+    from activities.streaming import StreamingActivities
     from contracts.chat import ChatRequest
     from contracts.guardrails import GuardrailPolicy, InputCheckResult, Verdict
     from contracts.outcome import OutcomeRecord
@@ -30,7 +31,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from contracts.routing import RouteTarget
     from contracts.steps import AdmitInput, BedrockCheck, BedrockCheckResult, SettleInput
-    from guardrails.enforcement import merge_external
+    from guardrails.enforcement import merge_external, streams_live
     from workflows import search_attributes
     from workflows.selection import arm_name, fallback_chain, next_fallback, pick_target
 
@@ -45,6 +46,7 @@ PROVIDER_RETRY = RetryPolicy(
     maximum_attempts=3,
 )
 PROVIDER_CALL_TIMEOUT = timedelta(seconds=60)
+STREAM_HEARTBEAT_TIMEOUT = timedelta(seconds=30)
 GUARDRAILS_UNAVAILABLE = RequestError(
     type="service_unavailable",
     message="the route's guardrails could not check this request; it was not processed",
@@ -113,19 +115,33 @@ class RequestWorkflow:
             # of the route may answer instead, and the failed arm keeps its own outcome row so
             # that a failing candidate still counts against it.
             chain = fallback_chain(route.targets, target)
+            # Text already streamed cannot be taken back, so a route whose output guardrails
+            # may change the answer gets it whole: the client then receives it as one chunk.
+            streaming = request.stream_task_queue is not None and streams_live(policy)
             index: int | None = 0
             while index is not None:
                 target, arm_started = chain[index], workflow.now()
+                call = ProviderCallInput(
+                    request_id=request.request_id, target=target, chat=checked.chat
+                )
                 try:
-                    response = await workflow.execute_activity_method(
-                        ProviderActivities.call_provider,
-                        ProviderCallInput(
-                            request_id=request.request_id, target=target, chat=checked.chat
-                        ),
-                        task_queue=request.provider_task_queue,
-                        start_to_close_timeout=PROVIDER_CALL_TIMEOUT,
-                        retry_policy=PROVIDER_RETRY,
-                    )
+                    if streaming:
+                        response = await workflow.execute_activity_method(
+                            StreamingActivities.stream_provider,
+                            call,
+                            task_queue=request.stream_task_queue,
+                            start_to_close_timeout=PROVIDER_CALL_TIMEOUT,
+                            heartbeat_timeout=STREAM_HEARTBEAT_TIMEOUT,
+                            retry_policy=PROVIDER_RETRY,
+                        )
+                    else:
+                        response = await workflow.execute_activity_method(
+                            ProviderActivities.call_provider,
+                            call,
+                            task_queue=request.provider_task_queue,
+                            start_to_close_timeout=PROVIDER_CALL_TIMEOUT,
+                            retry_policy=PROVIDER_RETRY,
+                        )
                     error = None
                     break
                 except ActivityError as exc:

@@ -31,7 +31,7 @@ def pick_target(targets: list[RouteTarget], request_id: str) -> RouteTarget:
 
 MAX_FALLBACKS = 3
 # After these, trying another variant cannot help: the request itself is at fault.
-_NO_FALLBACK = {"ProviderBadRequest"}
+_NO_FALLBACK = {"ProviderBadRequest", "StreamFailedAfterOutput", "ClientGone"}
 # After a content-policy refusal only a different provider may answer differently.
 _OTHER_PROVIDER_ONLY = {"ContentPolicyRefusal"}
 

@@ -230,7 +230,9 @@ class SimulatedProvider:
                     ToolCallDelta(index=index, id=call.id, name=call.name, arguments=call.arguments)
                 ]
             )
-        yield StreamChunk(finish_reason=response.finish_reason, usage=response.usage)
+        yield StreamChunk(
+            finish_reason=response.finish_reason, usage=response.usage, cost_usd=response.cost_usd
+        )
 
 
 _SCHEMA_EXAMPLES = {
