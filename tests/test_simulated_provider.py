@@ -412,3 +412,20 @@ def test_retry_after_is_capped_for_temporal() -> None:
     greedy = ProviderRateLimited("come back tomorrow", retry_after_seconds=86_400)
     capped = greedy.to_application_error().next_retry_delay.total_seconds()
     assert capped == MAX_RETRY_DELAY_SECONDS
+
+
+def test_retry_after_values() -> None:
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+
+    from activities.providers.errors import parse_retry_after
+
+    assert parse_retry_after("7") == 7.0
+    assert parse_retry_after("0.5") == 0.5
+    assert parse_retry_after("-3") == 0.0
+    soon = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    assert 25 <= parse_retry_after(soon) <= 30
+    past = format_datetime(datetime.now(UTC) - timedelta(hours=1), usegmt=True)
+    assert parse_retry_after(past) == 0.0
+    for absent in (None, "", "inf", "nan", "soon"):
+        assert parse_retry_after(absent) is None

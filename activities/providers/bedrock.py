@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import email.utils
 import functools
 import json
 import re
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import boto3
@@ -51,6 +49,7 @@ from activities.providers.errors import (
     ProviderStreamInterrupted,
     ProviderUnavailable,
     UnknownModel,
+    parse_retry_after,
 )
 from activities.providers.pricing import cost_usd
 from contracts.chat import (
@@ -652,20 +651,7 @@ def _rejected(where: str, provider_message: str) -> ProviderBadRequest | Unknown
 
 
 def _retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return parse_retry_after(headers.get("retry-after"))
 
 
 def _first_error(exc: ValidationError) -> str:

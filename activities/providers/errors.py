@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import email.utils
+import math
+from datetime import UTC, datetime, timedelta
 
 from temporalio.exceptions import ApplicationError
 
 MAX_RETRY_DELAY_SECONDS = 30.0
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from an HTTP Retry-After value (delta-seconds or an HTTP date), or None.
+
+    Non-finite and unparseable values count as absent; dates in the past as 0.
+    """
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 class ProviderError(Exception):

@@ -25,7 +25,6 @@ import re
 import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import pydantic
@@ -44,6 +43,7 @@ from activities.providers.errors import (
     ProviderStreamInterrupted,
     ProviderUnavailable,
     UnknownModel,
+    parse_retry_after,
 )
 from activities.providers.pricing import cost_usd
 from contracts.chat import (
@@ -414,17 +414,7 @@ def retry_after_seconds(exc: genai_errors.APIError) -> float | None:
             if seconds is not None:
                 return seconds
     headers = getattr(exc.response, "headers", None)
-    header = headers.get("retry-after") if headers is not None else None
-    if not header:
-        return None
-    try:
-        return max(0.0, float(header))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(header).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
+    return parse_retry_after(headers.get("retry-after") if headers is not None else None)
 
 
 def _invalid_key(exc: genai_errors.APIError) -> bool:

@@ -14,8 +14,6 @@ import math
 import re
 import time
 from collections.abc import AsyncIterator, Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import httpx
@@ -32,6 +30,7 @@ from activities.providers.errors import (
     ProviderStreamInterrupted,
     ProviderUnavailable,
     UnknownModel,
+    parse_retry_after,
 )
 from activities.providers.pricing import cost_usd
 from contracts.chat import (
@@ -201,19 +200,8 @@ def retry_after_seconds(headers: Mapping[str, str], *, rate_limited: bool) -> fl
             return _finite_delay(float(millis) / 1000)
         except ValueError:
             pass
-    if (value := headers.get("retry-after")) is not None:
-        try:
-            return _finite_delay(float(value))
-        except ValueError:
-            pass
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            when = None
-        if when is not None:
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=UTC)
-            return _finite_delay((when - datetime.now(UTC)).total_seconds())
+    if (explicit := parse_retry_after(headers.get("retry-after"))) is not None:
+        return explicit
     if not rate_limited:
         return None
     resets: list[float] = []
