@@ -15,6 +15,7 @@ import time
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.provider_calls import configured_provider
 from activities.providers import ProviderError, ProviderRegistry
 from activities.providers.pricing import cost_usd
 from contracts.chat import ChatResponse, StreamChunk, ToolCall, Usage
@@ -53,13 +54,7 @@ class StreamingActivities:
             raise ApplicationError(
                 "the client is no longer connected", type="ClientGone", non_retryable=True
             )
-        provider = self._registry.get(call.target.provider)
-        if provider is None:
-            raise ApplicationError(
-                f"provider {call.target.provider!r} is not configured",
-                type="ProviderNotConfigured",
-                non_retryable=True,
-            )
+        provider = configured_provider(self._registry, call.target.provider)
         started = time.perf_counter()
         text: list[str] = []
         calls: dict[int, dict] = {}  # index -> id, name, argument fragments, provider state
