@@ -117,7 +117,6 @@ async def test_same_request_same_normalized_answer(stack, gateway, model) -> Non
             {"role": "system", "content": "Be brief."},
             {"role": "user", "content": "Say hello to the railway signal box."},
         ],
-        max_tokens=200,
     )
     choice = completion.choices[0]
     assert completion.model == model
