@@ -22,7 +22,7 @@ def client(stack) -> openai.AsyncOpenAI:
                 variant="baseline",
                 provider="simulated",
                 model="sim-fast",
-                options={"error_rate": 0.0, "output_tokens_mean": 60},
+                options={"error_rate": 0.0, "echo": True},
             )
         ],
     )
@@ -34,7 +34,7 @@ def client(stack) -> openai.AsyncOpenAI:
                 variant="baseline",
                 provider="simulated",
                 model="sim-fast",
-                options={"error_rate": 0.0, "stream_cut_rate": 1.0, "output_tokens_mean": 80},
+                options={"error_rate": 0.0, "stream_cut_rate": 1.0, "echo": True},
             )
         ],
     )
@@ -42,12 +42,12 @@ def client(stack) -> openai.AsyncOpenAI:
 
 
 async def test_text_arrives_in_pieces_with_usage_at_the_end(stack, client) -> None:
+    prompt = "Tell me about the signal boxes of the old northern line, one by one."
     stream = await client.chat.completions.create(
         model="live",
-        messages=[{"role": "user", "content": "Tell me about signal boxes."}],
+        messages=[{"role": "user", "content": prompt}],
         stream=True,
         stream_options={"include_usage": True},
-        max_tokens=400,
     )
     pieces, finish, usage, ids = [], None, None, set()
     async for chunk in stream:
@@ -57,12 +57,12 @@ async def test_text_arrives_in_pieces_with_usage_at_the_end(stack, client) -> No
             finish = chunk.choices[0].finish_reason or finish
         if chunk.usage:
             usage = chunk.usage
-    assert len([p for p in pieces if p]) > 3
-    assert finish in ("stop", "length") and usage is not None
+    assert "".join(pieces) == prompt  # the echo model answers with the prompt, word by word
+    assert len([p for p in pieces if p]) == len(prompt.split())
+    assert finish == "stop" and usage is not None and usage.completion_tokens > 0
     [request_id] = ids
     [row] = outcomes_for_request(stack.engine, request_id)
     assert row.status == "ok" and row.tokens_out == usage.completion_tokens
-    assert usage.completion_tokens == len("".join(pieces).split())  # one simulated word a token
 
 
 async def test_a_route_with_output_guardrails_streams_its_checked_answer_whole(client) -> None:
@@ -92,7 +92,9 @@ async def test_errors_before_output_keep_their_status(client) -> None:
 
 async def test_a_stream_cut_after_output_ends_in_an_error_event(stack, client) -> None:
     stream = await client.chat.completions.create(
-        model="breaks-off", messages=[{"role": "user", "content": "go"}], stream=True
+        model="breaks-off",
+        messages=[{"role": "user", "content": "a long enough answer to break off half way"}],
+        stream=True,
     )
     received = []
     with pytest.raises(openai.APIError) as failure:

@@ -190,15 +190,17 @@ class SimulatedProvider:
         if failed:
             raise ProviderUnavailable(f"simulated upstream error from {target.model}")
 
+        text = " ".join(words).capitalize() + "."
+        if profile.echo:
+            text = next((m.content for m in reversed(chat.messages) if m.role == "user"), "")
+            output_tokens = estimate_tokens(text)
         cost = (
             input_tokens * profile.input_price_per_mtok
             + output_tokens * profile.output_price_per_mtok
         ) / 1_000_000
-        text = " ".join(words).capitalize() + "."
-        if profile.echo:
-            text = next((m.content for m in reversed(chat.messages) if m.role == "user"), "")
         tool_call = _tool_call_for(chat, request_id)
-        finish_reason: FinishReason = "length" if limit and wanted > limit else "stop"
+        truncated = limit is not None and wanted > limit and not profile.echo
+        finish_reason: FinishReason = "length" if truncated else "stop"
         if tool_call is not None:
             text, finish_reason = "", "tool_calls"
         return ChatResponse(
