@@ -9,46 +9,36 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import timedelta
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.engine import Engine
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
-from temporalio.exceptions import TimeoutError as TemporalTimeoutError
-from temporalio.service import RPCError
+from temporalio.client import Client
 
 from activities.providers.catalog import build_registry
 from activities.streaming import StreamChannels
 from configuration import Settings
 from configuration.temporal import build_codec, connect, ensure_search_attributes
-from contracts.request import RequestInput, RequestResult
+from contracts.request import RequestInput
 from gateway.auth import tenant_for
 from gateway.codec_routes import codec_router
 from gateway.errors import ApiError, install_error_handlers
 from gateway.metrics import GatewayMetrics
 from gateway.openai_wire import parse_chat_request, to_chat_completion, to_chat_request
+from gateway.request_flow import (
+    GatewayState,
+    provider_task_queue,
+    raise_request_error,
+    record_metrics,
+    result_headers,
+    run_request,
+)
 from gateway.request_worker import build_request_worker, build_stream_worker
 from gateway.streaming import stream_request
 from store import create_store_engine, init_schema
 from store.routes import list_routes
-from workflows import search_attributes
-from workflows.request import RequestWorkflow
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class GatewayState:
-    settings: Settings
-    engine: Engine
-    client: Client
-    channels: StreamChannels
-    stream_queue: str
-    """This process's private task queue for streamed provider calls."""
 
 
 def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
@@ -144,46 +134,6 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
     return app
 
 
-def provider_task_queue(settings: Settings) -> str:
-    if settings.provider_calls_in_gateway:
-        return settings.request_task_queue
-    return settings.provider_task_queue
-
-
-def result_headers(result: RequestResult) -> dict[str, str]:
-    headers = {"x-request-id": result.request_id}
-    if result.target is not None:
-        headers["x-interlock-route"] = result.route
-        headers["x-interlock-variant"] = result.target.variant
-    if (action := result.guardrails.strongest_action()) is not None:
-        headers["x-interlock-guardrails"] = action
-    return headers
-
-
-def raise_request_error(result: RequestResult, headers: dict[str, str]) -> None:
-    error = result.error
-    assert error is not None
-    raise ApiError(
-        error.http_status, error.message, type=error.type, code=error.code, headers=headers
-    )
-
-
-def record_metrics(metrics: GatewayMetrics, result: RequestResult, seconds: float) -> None:
-    route = result.route if result.target is not None else "unresolved"
-    if result.error is not None:
-        status, code = "error", result.error.code or result.error.type
-    else:
-        status, code = "ok", "ok"
-    metrics.requests.labels(route, status, code).inc()
-    metrics.latency.labels(route).observe(seconds)
-    if result.response is not None and result.target is not None:
-        usage = result.response.usage
-        metrics.tokens.labels(route, result.target.provider, "input").inc(usage.input_tokens)
-        metrics.tokens.labels(route, result.target.provider, "output").inc(usage.output_tokens)
-    if (action := result.guardrails.strongest_action()) is not None:
-        metrics.guardrail_actions.labels(route, action).inc()
-
-
 async def read_json(request: Request, limit: int) -> object:
     declared = request.headers.get("content-length", "")
     too_large = ApiError(413, f"request body exceeds {limit} bytes", code="request_too_large")
@@ -202,55 +152,3 @@ async def read_json(request: Request, limit: int) -> object:
         raise ApiError(
             400, f"the request body is not valid JSON: {exc}", code="invalid_json"
         ) from None
-
-
-async def run_request(state: GatewayState, request: RequestInput) -> RequestResult:
-    return await finish_request(state, request, await start_request(state, request))
-
-
-async def start_request(state: GatewayState, request: RequestInput) -> WorkflowHandle:
-    try:
-        return await state.client.start_workflow(
-            RequestWorkflow.run,
-            request,
-            id=request.request_id,
-            task_queue=state.settings.request_task_queue,
-            execution_timeout=timedelta(seconds=state.settings.request_timeout_seconds),
-            search_attributes=TypedSearchAttributes(
-                [SearchAttributePair(search_attributes.TENANT, request.tenant_id)]
-            ),
-            request_eager_start=True,
-        )
-    except RPCError as exc:
-        raise _temporal_unavailable(request, exc) from None
-
-
-async def finish_request(
-    state: GatewayState, request: RequestInput, handle: WorkflowHandle
-) -> RequestResult:
-    try:
-        return await handle.result()
-    except WorkflowFailureError as exc:
-        if isinstance(exc.cause, TemporalTimeoutError):
-            raise ApiError(
-                504, "the request did not finish in time", type="timeout", code="request_timeout"
-            ) from None
-        log.error("request workflow %s failed: %s", request.request_id, exc.cause)
-        raise ApiError(
-            500,
-            f"request {request.request_id} failed inside the gateway",
-            type="server_error",
-            code="workflow_failed",
-        ) from None
-    except RPCError as exc:
-        raise _temporal_unavailable(request, exc) from None
-
-
-def _temporal_unavailable(request: RequestInput, exc: RPCError) -> ApiError:
-    log.error("Temporal unavailable for %s: %s", request.request_id, exc.status)
-    return ApiError(
-        503,
-        "the orchestration service is unavailable; retry shortly",
-        type="server_error",
-        code="temporal_unavailable",
-    )

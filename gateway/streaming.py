@@ -14,18 +14,23 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi.responses import StreamingResponse
 
 from contracts.chat import StreamChunk
 from contracts.request import RequestInput, RequestResult
 from gateway.errors import ApiError
+from gateway.metrics import GatewayMetrics
 from gateway.openai_wire import ChatCompletionRequest, pack_tool_call_id
-
-if TYPE_CHECKING:
-    from gateway.app import GatewayState
-    from gateway.metrics import GatewayMetrics
+from gateway.request_flow import (
+    GatewayState,
+    finish_request,
+    raise_request_error,
+    record_metrics,
+    result_headers,
+    start_request,
+)
 
 
 async def stream_request(
@@ -35,14 +40,6 @@ async def stream_request(
     metrics: GatewayMetrics,
     began: float,
 ) -> StreamingResponse:
-    from gateway.app import (
-        finish_request,
-        raise_request_error,
-        record_metrics,
-        result_headers,
-        start_request,
-    )
-
     queue = state.channels.open(request.request_id)
     try:
         handle = await start_request(state, request)
