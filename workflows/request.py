@@ -66,7 +66,22 @@ _ERROR_MAP: dict[str, tuple[str, int]] = {
 }
 
 
-@workflow.defn(name="RequestWorkflow", failure_exception_types=[Exception])
+# Exceptions that mean a bug in this workflow's code: they fail the request at once rather than
+# retry its workflow task until the execution timeout. Deliberately not Exception: that would
+# include NondeterminismError, and a worker of a newer version replaying an older request's
+# history must leave the task to be retried by a compatible worker, not fail the request.
+BUG_EXCEPTIONS: list[type[BaseException]] = [
+    ArithmeticError,
+    AssertionError,
+    AttributeError,
+    LookupError,
+    NameError,
+    TypeError,
+    ValueError,
+]
+
+
+@workflow.defn(name="RequestWorkflow", failure_exception_types=BUG_EXCEPTIONS)
 class RequestWorkflow:
     @workflow.run
     async def run(self, request: RequestInput) -> RequestResult:

@@ -1,0 +1,86 @@
+"""Replay safety: today's RequestWorkflow must replay every recorded history.
+
+A request is in flight for up to its execution timeout, so during a rolling deploy a new worker
+picks up workflow tasks of requests an older version started. The histories under
+tests/histories/ were recorded from real runs (tests/record_histories.py) by each shape the
+workflow has had; a change that cannot replay one of them would fail those requests, so it fails
+the suite instead (change the step behind `workflow.patched`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DefaultFailureConverterWithEncodedAttributes
+from temporalio import workflow
+from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
+from temporalio.workflow import NondeterminismError
+
+from codec import EncryptionCodec
+from codec.keyring import KeyRing
+from workflows.request import RequestWorkflow
+
+HISTORIES = Path(__file__).parent / "histories"
+RECORDED = sorted(HISTORIES.glob("*/*.json"))
+
+
+@workflow.defn(name="RequestWorkflow")
+class ChangedRequestWorkflow:
+    """A later version that waits before admission: its first command no longer matches."""
+
+    @workflow.run
+    async def run(self, request: dict) -> None:
+        await workflow.sleep(1)
+
+
+def _converter():
+    ring = KeyRing.from_json((HISTORIES / "keyring.json").read_text(encoding="utf-8"))
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=EncryptionCodec(ring),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
+
+
+def test_there_are_histories_of_every_scenario() -> None:
+    scenarios = {path.stem for path in RECORDED}
+    assert {"plain", "streamed", "fallback", "blocked", "redacted"} <= scenarios
+
+
+@pytest.mark.parametrize("path", RECORDED, ids=lambda p: f"{p.parent.name}/{p.stem}")
+async def test_recorded_history_replays(path: Path) -> None:
+    recorded = json.loads(path.read_text(encoding="utf-8"))
+    history = WorkflowHistory.from_json(recorded["workflow_id"], recorded["history"])
+    replayer = Replayer(workflows=[RequestWorkflow], data_converter=_converter())
+    await replayer.replay_workflow(history)  # raises on any nondeterminism
+
+
+async def test_a_changed_step_is_caught_by_replay() -> None:
+    """The replay check itself can fail: a workflow that schedules something else does not pass."""
+    recorded = json.loads((HISTORIES / "request-v1" / "plain.json").read_text(encoding="utf-8"))
+    history = WorkflowHistory.from_json(recorded["workflow_id"], recorded["history"])
+    replayer = Replayer(
+        workflows=[ChangedRequestWorkflow],
+        data_converter=_converter(),
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    )
+    with pytest.raises(NondeterminismError):
+        await replayer.replay_workflow(history)
+
+
+def test_nondeterminism_fails_the_task_not_the_request() -> None:
+    """A NondeterminismError must leave the workflow open for a compatible worker to pick up,
+    not fail the request: the workflow's failure types are the ones bugs raise, nothing wider."""
+    from temporalio.workflow import _Definition
+
+    definition = _Definition.from_class(RequestWorkflow)
+    assert definition is not None
+    failure_types = definition.failure_exception_types
+    assert failure_types, "unexpected errors must still fail the workflow, not hang it"
+    assert not any(issubclass(NondeterminismError, kind) for kind in failure_types)
+    assert any(issubclass(TypeError, kind) for kind in failure_types)
