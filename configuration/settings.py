@@ -55,6 +55,19 @@ class Settings(BaseSettings):
         120.0, description="Upper bound on one request workflow, retries and fallbacks included."
     )
 
+    stream_start_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="A streamed call not picked up by its gateway within this is abandoned "
+        "(that gateway stopped, and its client with it).",
+    )
+    stream_heartbeat_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="A streamed call whose gateway shows no sign of life for this long is "
+        "retried elsewhere or failed; calls report in every third of it, chunks or not.",
+    )
+
     temporal_port: int = Field(
         7233, description="gRPC port of the dev server `interlock dev` starts."
     )

@@ -17,6 +17,7 @@ ErrorType = Literal[
     "timeout",
     "service_unavailable",
     "internal_error",
+    "client_closed",
 ]
 
 
@@ -30,6 +31,17 @@ class RequestInput(BaseModel):
     )
     provider_task_queue: str = Field(
         "interlock-providers", description="Task queue of the workers that call providers."
+    )
+    stream_start_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="How long a streamed call may wait for the receiving gateway to pick it up; "
+        "past it that gateway is gone, and with it the client.",
+    )
+    stream_heartbeat_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="How long a streamed call may go without a sign of life from its gateway.",
     )
 
 
@@ -64,3 +76,13 @@ class ProviderCallInput(BaseModel):
     request_id: str
     target: RouteTarget
     chat: ChatRequest
+
+
+# The request ran out of its own time before a provider answered (the workflow's deadline, set
+# inside its execution timeout so that the outcome is still recorded).
+REQUEST_DEADLINE_PASSED = RequestError(
+    type="timeout",
+    message="the request ran out of time before a provider answered",
+    http_status=504,
+    code="request_timeout",
+)

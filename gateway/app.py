@@ -121,9 +121,11 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
             chat=to_chat_request(wire),
             provider_task_queue=provider_task_queue(state.settings),
             stream_task_queue=state.stream_queue if wire.stream else None,
+            stream_start_timeout_seconds=state.settings.stream_start_timeout_seconds,
+            stream_heartbeat_timeout_seconds=state.settings.stream_heartbeat_timeout_seconds,
         )
         if wire.stream:
-            return await stream_request(state, request_input, wire, metrics, began)
+            return await stream_request(state, request, request_input, wire, metrics, began)
         result = await run_request(state, request_input)
         record_metrics(metrics, result, time.perf_counter() - began)
         headers = result_headers(result)
