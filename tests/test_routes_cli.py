@@ -90,9 +90,7 @@ def snapshot(engine: Engine) -> list[tuple]:
                 ("route_versions", "route_name, version"),
                 ("route_variants", "route_name, version, position"),
             )
-            for row in connection.execute(
-                text(f"SELECT * FROM {table} ORDER BY {order}")
-            )
+            for row in connection.execute(text(f"SELECT * FROM {table} ORDER BY {order}"))
         ]
 
 
