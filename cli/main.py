@@ -193,7 +193,8 @@ def db_revision(
     from store.schema import create_revision
 
     with _store(home) as engine:
-        create_revision(engine, message)
+        path = create_revision(engine, message)
+    console.print(f"wrote {path}", markup=False, highlight=False)
 
 
 @routes_app.command("list")

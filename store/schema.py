@@ -23,9 +23,11 @@ MIGRATIONS_DIRECTORY = Path(__file__).with_name("migrations")
 _SCHEMA_LOCK_ID = 0x1_7E_21_0C
 
 
-def alembic_config(connection: Connection | None = None) -> Config:
+def alembic_config(
+    connection: Connection | None = None, directory: Path = MIGRATIONS_DIRECTORY
+) -> Config:
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIRECTORY))
+    config.set_main_option("script_location", str(directory))
     config.attributes["connection"] = connection
     return config
 
@@ -53,13 +55,21 @@ def init_schema(engine: Engine) -> None:
         command.upgrade(alembic_config(connection), "head")
 
 
-def create_revision(engine: Engine, message: str) -> None:
+def create_revision(engine: Engine, message: str, directory: Path = MIGRATIONS_DIRECTORY) -> Path:
     """Write a new revision file from the difference between the tables and the database.
 
     For developers, on a database at the head revision: review the file before committing it.
     """
+    config = alembic_config(directory=directory)
+    # Numbered like the others (0001_baseline.py, ...): the order reads from the file names.
+    head = ScriptDirectory.from_config(config).get_current_head()
     with _schema_lock(engine) as connection:
-        command.revision(alembic_config(connection), message=message, autogenerate=True)
+        config.attributes["connection"] = connection
+        script = command.revision(
+            config, message=message, autogenerate=True, rev_id=f"{int(head or 0) + 1:04d}"
+        )
+    assert script is not None and not isinstance(script, list)
+    return Path(script.path)
 
 
 @contextmanager

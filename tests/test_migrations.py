@@ -4,6 +4,8 @@ repeated, concurrent, and in agreement with the sqlmodel tables."""
 from __future__ import annotations
 
 import logging
+import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -24,7 +26,13 @@ from store import create_store_engine, init_schema
 from store.guardrails import set_route_policy
 from store.outcomes import outcomes_for_request
 from store.routes import config_at, live_config, publish_route
-from store.schema import alembic_config, head_revision, schema_revision
+from store.schema import (
+    MIGRATIONS_DIRECTORY,
+    alembic_config,
+    create_revision,
+    head_revision,
+    schema_revision,
+)
 from store.tenants import authenticate, hash_api_key
 from tests import legacy_schema as legacy
 
@@ -274,3 +282,17 @@ def test_concurrent_upgrades_from_processes(
                 text("SELECT version FROM route_versions ORDER BY version")
             ).scalars()
             assert list(versions) == [1, 2]
+
+
+def test_create_revision_writes_what_the_database_lacks(engine: Engine, tmp_path: Path) -> None:
+    """`interlock db revision`, on a copy of the migrations so the package stays untouched."""
+    directory = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS_DIRECTORY, directory, ignore=shutil.ignore_patterns("__pycache__"))
+    with engine.begin() as connection:
+        connection.execute(text("DROP INDEX ix_outcomes_tenant_id"))
+    path = create_revision(engine, "restore an index", directory=directory)
+    assert path == directory / "versions" / "0003_restore_an_index.py"
+    source = path.read_text(encoding="utf-8")
+    assert "down_revision = '0002'" in source
+    upgrade = source[source.index("def upgrade") : source.index("def downgrade")]
+    assert re.search(r"create_index\((batch_)?op\.f\('ix_outcomes_tenant_id'\)", upgrade)
