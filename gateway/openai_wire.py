@@ -8,12 +8,14 @@ import json
 import time
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer
+from pydantic.json_schema import models_json_schema
 
 from contracts.chat import (
     ChatMessage,
     ChatRequest,
     ChatResponse,
+    FinishReason,
     SamplingParams,
     ToolCall,
     ToolSpec,
@@ -70,21 +72,35 @@ class WireMessage(BaseModel):
 
 
 class ChatCompletionRequest(BaseModel):
-    # Unknown OpenAI parameters are tolerated (clients send many); ones that would change the
-    # answer and that Interlock cannot honour yet are refused below rather than ignored.
-    model_config = ConfigDict(extra="allow")
+    """The body of POST /v1/chat/completions, as OpenAI defines it."""
 
-    model: str = Field(min_length=1, max_length=256)
+    # Unknown OpenAI parameters are tolerated (clients send many); ones that would change the
+    # answer and that Interlock cannot honour yet are refused (refuse_unsupported) rather than
+    # ignored.
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [{"model": "chat", "messages": [{"role": "user", "content": "Hello"}]}]
+        },
+    )
+
+    model: str = Field(
+        min_length=1,
+        max_length=256,
+        description="A route name, or 'provider/model' to address a model directly.",
+    )
     messages: list[WireMessage] = Field(min_length=1)
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, gt=0, le=1)
     max_tokens: int | None = Field(None, ge=1)
     max_completion_tokens: int | None = Field(None, ge=1)
-    stop: str | list[str] | None = None
+    stop: str | list[str] | None = Field(None, description="Up to 4 stop sequences.")
     seed: int | None = None
-    stream: bool = False
-    stream_options: dict[str, Any] | None = None
-    n: int = Field(1, ge=1)
+    stream: bool = Field(False, description="Answer as server-sent events (text/event-stream).")
+    stream_options: dict[str, Any] | None = Field(
+        None, description="{'include_usage': true} adds a last chunk with the token usage."
+    )
+    n: int = Field(1, ge=1, description="Only 1 is supported.")
     user: str | None = None
     tools: list[WireTool] | None = None
     tool_choice: Literal["auto", "none", "required"] | WireNamedToolChoice | None = None
@@ -104,28 +120,19 @@ UNSUPPORTED = {
 }
 
 
-def parse_chat_request(raw: Any) -> ChatCompletionRequest:
-    if not isinstance(raw, dict):
-        raise ApiError(400, "the request body must be a JSON object", code="invalid_request")
-    try:
-        parsed = ChatCompletionRequest.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        param = ".".join(str(p) for p in first["loc"]) or None
-        raise ApiError(
-            400, f"invalid value for '{param}': {first['msg']}", param=param, code="invalid_value"
-        ) from None
-    if parsed.n != 1:
+def refuse_unsupported(wire: ChatCompletionRequest) -> None:
+    """A 400 for parameters that would change the answer and that Interlock cannot honour yet."""
+    if wire.n != 1:
         raise ApiError(400, "only n=1 is supported", param="n", code="unsupported_parameter")
+    extra = wire.model_extra or {}
     for field, feature in UNSUPPORTED.items():
-        if raw.get(field) not in (None, False):
+        if extra.get(field) not in (None, False):
             raise ApiError(
                 400,
                 f"{feature} ('{field}') is not supported yet",
                 param=field,
                 code="unsupported_parameter",
             )
-    return parsed
 
 
 def to_chat_request(wire: ChatCompletionRequest) -> ChatRequest:
@@ -212,47 +219,178 @@ def _check_tool_messages(messages: list[WireMessage]) -> None:
             )
 
 
-def to_chat_completion(result: RequestResult) -> dict[str, Any]:
+class CompletionMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str | None = Field(
+        description="The answer; null when the answer only calls tools or was filtered."
+    )
+    tool_calls: list[WireToolCall] | None = Field(
+        None, description="Present only when the answer calls tools."
+    )
+
+    # No return annotation on purpose: with one, pydantic documents the serializer's return type
+    # instead of this model's fields.
+    @model_serializer(mode="wrap")
+    def _without_absent_tool_calls(self, handler: Any):  # type: ignore[no-untyped-def]
+        # OpenAI leaves tool_calls out of a plain answer, while content stays, as null if need be.
+        data = handler(self)
+        if data.get("tool_calls") is None:
+            data.pop("tool_calls", None)
+        return data
+
+
+class CompletionChoice(BaseModel):
+    index: int
+    message: CompletionMessage
+    logprobs: None = None
+    finish_reason: FinishReason
+
+
+class CompletionUsage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class ChatCompletion(BaseModel):
+    """A whole answer: the 200 response of POST /v1/chat/completions without `stream`."""
+
+    id: str = Field(description="The request id; also the id of its Temporal workflow.")
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str = Field(description="The model that answered, as 'provider/model'.")
+    choices: list[CompletionChoice]
+    usage: CompletionUsage
+    system_fingerprint: str | None = None
+
+
+class ChunkFunction(BaseModel):
+    name: str | None = None
+    arguments: str | None = None
+
+
+class ChunkToolCall(BaseModel):
+    index: int
+    id: str | None = None
+    type: Literal["function"] | None = None
+    function: ChunkFunction
+
+
+class ChunkDelta(BaseModel):
+    role: Literal["assistant"] | None = None
+    content: str | None = None
+    tool_calls: list[ChunkToolCall] | None = None
+
+
+class ChunkChoice(BaseModel):
+    index: int
+    delta: ChunkDelta
+    logprobs: None = None
+    finish_reason: FinishReason | None = None
+
+
+class ChatCompletionChunk(BaseModel):
+    """One server-sent event of a streamed answer (`data: {chunk}`); the stream ends with
+    `data: [DONE]`. A failure after the first chunk arrives as `data: {"error": {...}}`."""
+
+    id: str
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    created: int
+    model: str
+    choices: list[ChunkChoice]
+    usage: CompletionUsage | None = None
+
+
+class ModelCard(BaseModel):
+    id: str = Field(description="A route name to send as `model`.")
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str = "interlock"
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+# The 200 response of POST /v1/chat/completions in both of its forms, for the OpenAPI document.
+# The stream's events follow OpenAPI 3.2's `itemSchema`, the form FastAPI itself uses for SSE.
+CHAT_COMPLETION_200: dict[str, Any] = {
+    "model": ChatCompletion,
+    "description": "The answer: JSON, or with `stream: true` a text/event-stream of chunks.",
+    "content": {
+        "text/event-stream": {
+            "schema": {"type": "string"},
+            "itemSchema": {
+                "type": "object",
+                "required": ["data"],
+                "properties": {
+                    "data": {
+                        "type": "string",
+                        "description": "A chat.completion.chunk as JSON, an error object, "
+                        "or [DONE] at the end.",
+                        "contentMediaType": "application/json",
+                        "contentSchema": {
+                            "anyOf": [
+                                {"$ref": "#/components/schemas/ChatCompletionChunk"},
+                                {"$ref": "#/components/schemas/ErrorResponse"},
+                            ]
+                        },
+                    }
+                },
+            },
+        }
+    },
+}
+
+
+def add_stream_chunk_schemas(document: dict[str, Any]) -> None:
+    """Puts ChatCompletionChunk, which the stream's itemSchema names, into an OpenAPI document:
+    FastAPI adds only the models its routes declare."""
+    _, definitions = models_json_schema(
+        [(ChatCompletionChunk, "serialization")], ref_template="#/components/schemas/{model}"
+    )
+    document.setdefault("components", {}).setdefault("schemas", {}).update(definitions["$defs"])
+
+
+def to_chat_completion(result: RequestResult) -> ChatCompletion:
     response = result.response
     assert response is not None
-    return {
-        "id": result.request_id,
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": f"{response.provider}/{response.model}",
-        "choices": [
-            {
-                "index": 0,
-                "message": _assistant_message(response),
-                "logprobs": None,
-                "finish_reason": response.finish_reason,
-            }
+    return ChatCompletion(
+        id=result.request_id,
+        created=int(time.time()),
+        model=f"{response.provider}/{response.model}",
+        choices=[
+            CompletionChoice(
+                index=0,
+                message=_assistant_message(response),
+                finish_reason=response.finish_reason,
+            )
         ],
-        "usage": {
-            "prompt_tokens": response.usage.input_tokens,
-            "completion_tokens": response.usage.output_tokens,
-            "total_tokens": response.usage.total_tokens,
-        },
-        "system_fingerprint": None,
-    }
+        usage=CompletionUsage(
+            prompt_tokens=response.usage.input_tokens,
+            completion_tokens=response.usage.output_tokens,
+            total_tokens=response.usage.total_tokens,
+        ),
+    )
 
 
-def _assistant_message(response: ChatResponse) -> dict[str, Any]:
+def _assistant_message(response: ChatResponse) -> CompletionMessage:
     # A filtered answer, or one that only calls tools, has no content, as OpenAI reports it.
     no_text = response.finish_reason == "content_filter" or (
         response.tool_calls and not response.text
     )
-    message: dict[str, Any] = {"role": "assistant", "content": None if no_text else response.text}
-    if response.tool_calls:
-        message["tool_calls"] = [
-            {
-                "id": pack_tool_call_id(call.id, call.provider_state),
-                "type": "function",
-                "function": {"name": call.name, "arguments": call.arguments},
-            }
+    return CompletionMessage(
+        content=None if no_text else response.text,
+        tool_calls=[
+            WireToolCall(
+                id=pack_tool_call_id(call.id, call.provider_state),
+                function=WireFunctionCall(name=call.name, arguments=call.arguments),
+            )
             for call in response.tool_calls
         ]
-    return message
+        or None,
+    )
 
 
 # Some providers need state of their own back with a tool call when the conversation continues
