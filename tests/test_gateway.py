@@ -288,6 +288,66 @@ BAD_INPUTS = [
         "request_too_large",
         id="oversized-body",
     ),
+    pytest.param(
+        {"content": b'{"model": "\x80"}', "headers": {"Authorization": AUTH}},
+        400,
+        "invalid_json",
+        id="not-utf8-inside-json",
+    ),
+    pytest.param(
+        {"content": b"null", "headers": {"Authorization": AUTH}},
+        400,
+        "invalid_request",
+        id="null-body",
+    ),
+    pytest.param(
+        {
+            "content": json.dumps(chat_body()).encode(),
+            "headers": {"Authorization": AUTH, "Content-Type": "text/plain"},
+        },
+        415,
+        "unsupported_media_type",
+        id="json-sent-as-text",
+    ),
+    pytest.param(
+        {
+            "content": json.dumps(chat_body()).encode(),
+            "headers": {
+                "Authorization": AUTH,
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        },
+        415,
+        "unsupported_media_type",
+        id="json-sent-as-form",
+    ),
+    pytest.param(
+        {"json": {**chat_body(), "n": 2}, "headers": {"Authorization": AUTH}},
+        400,
+        "unsupported_parameter",
+        id="n-above-one",
+    ),
+    pytest.param(
+        {
+            "json": {**chat_body(), "response_format": {"type": "json_object"}},
+            "headers": {"Authorization": AUTH},
+        },
+        400,
+        "unsupported_parameter",
+        id="response-format",
+    ),
+    pytest.param(
+        {"json": {"model": 42}},
+        401,
+        "missing_api_key",
+        id="bad-body-and-no-key",  # the key is checked before the body's fields
+    ),
+    pytest.param(
+        {"json": chat_body(), "headers": {"x-api-key": "il-wrong"}},
+        401,
+        "invalid_api_key",
+        id="invalid-x-api-key",
+    ),
 ]
 
 
@@ -300,6 +360,32 @@ async def test_bad_input_gets_an_openai_error(stack, request_kwargs, status, cod
     assert error["code"] == code
     assert error["message"] and error["type"]
     assert set(error) == {"message", "type", "param", "code"}
+
+
+async def test_validation_errors_name_the_parameter(stack) -> None:
+    body = {"model": "chat", "messages": [{"role": "user", "content": "x"}], "temperature": 3}
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as http:
+        response = await http.post(
+            "/v1/chat/completions", json=body, headers={"Authorization": AUTH}
+        )
+        nested = await http.post(
+            "/v1/chat/completions",
+            json={"model": "chat", "messages": [{"role": "robot", "content": "x"}]},
+            headers={"Authorization": AUTH},
+        )
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "temperature"
+    assert "temperature" in response.json()["error"]["message"]
+    assert nested.json()["error"]["param"] == "messages.0.role"
+
+
+async def test_x_api_key_header_authenticates(stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as http:
+        response = await http.post(
+            "/v1/chat/completions", json=chat_body(), headers={"x-api-key": stack.api_key}
+        )
+    assert response.status_code == 200, response.text
+    assert response.json()["object"] == "chat.completion"
 
 
 async def test_oversized_body_without_content_length_is_refused(stack) -> None:
