@@ -27,7 +27,6 @@ from gateway.errors import ERROR_STATUSES, error_responses, install_error_handle
 from gateway.metrics import GatewayMetrics
 from gateway.openai_wire import (
     CHAT_COMPLETION_200,
-    ChatCompletion,
     ChatCompletionRequest,
     ModelCard,
     ModelList,
@@ -93,9 +92,11 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
     generated_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            add_stream_chunk_schemas(generated_openapi())
-        return app.openapi_schema or generated_openapi()
+        first_time = app.openapi_schema is None
+        document = generated_openapi()  # FastAPI builds it once, then returns its cached copy
+        if first_time:
+            add_stream_chunk_schemas(document)
+        return document
 
     app.openapi = openapi  # type: ignore[method-assign]
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes, path_prefix="/v1/")
@@ -120,7 +121,7 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/v1/models", response_model=ModelList, responses=error_responses(401, 500, 503))
+    @app.get("/v1/models", responses=error_responses(401, 500, 503))
     async def models(request: Request, _tenant: Tenant) -> ModelList:
         state: GatewayState = request.app.state.gateway
         routes = await asyncio.to_thread(list_routes, state.engine)
@@ -130,7 +131,6 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
 
     @app.post(
         "/v1/chat/completions",
-        response_model=ChatCompletion,
         responses={200: CHAT_COMPLETION_200, **error_responses(*ERROR_STATUSES)},
     )
     async def chat_completions(
