@@ -25,16 +25,14 @@ from gateway.body_limit import BodySizeLimit
 from gateway.codec_routes import codec_endpoint_token, codec_router
 from gateway.errors import ERROR_STATUSES, error_responses, install_error_handlers
 from gateway.metrics import GatewayMetrics
-from gateway.openai_wire import (
+from gateway.openai_answers import (
     CHAT_COMPLETION_200,
-    ChatCompletionRequest,
     ModelCard,
     ModelList,
     add_stream_chunk_schemas,
-    refuse_unsupported,
     to_chat_completion,
-    to_chat_request,
 )
+from gateway.openai_wire import ChatCompletionRequest, refuse_unsupported, to_chat_request
 from gateway.request_flow import (
     GatewayState,
     provider_task_queue,
