@@ -116,12 +116,18 @@ def gateway(
     import uvicorn
 
     from gateway.app import create_app
+    from gateway.codec_routes import CodecExposureError
 
     configure_logging()
     settings = _settings(gateway_host=host, gateway_port=port)
+    try:
+        app = create_app(settings)
+    except CodecExposureError as exc:
+        console.print(f"[red]error:[/red] {exc}", soft_wrap=True, highlight=False)
+        exit_process(2)
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings),
+            app,
             host=settings.gateway_host,
             port=settings.gateway_port,
             log_level="warning",

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -93,6 +93,12 @@ class Settings(BaseSettings):
     )
     codec_cors_origins: list[str] = Field(
         default_factory=lambda: ["http://localhost:8233", "http://127.0.0.1:8233"]
+    )
+    codec_token: SecretStr | None = Field(
+        None,
+        description="Bearer token the codec endpoint requires ('Authorization: Bearer <token>'). "
+        "Required when the gateway binds a non-loopback address with the codec endpoint on; "
+        "when set, required on loopback too.",
     )
 
     providers: list[ProviderConfig] = Field(
