@@ -349,8 +349,8 @@ class ZoneTracker:
         self._next = 0
         """Every trigger starting before this has been decided, or is `_open`."""
         self._open: tuple[int, int, int, int] | None = None
-        """The earliest undecided trigger: its start, its end, its zone's start, and the text's
-        length when it was last found undecided."""
+        """The earliest undecided trigger: its start, its end, its zone's start, and how far its
+        zone was found to reach when last looked at."""
         self.zones: list[list[int]] = []
         """Decided zones as [start, end), merged, in order."""
 
@@ -376,7 +376,9 @@ class ZoneTracker:
             start, trigger_end, zone_start, since = self._open
             end, closed = shape.reach(text, base, start, trigger_end, length, since, needles_seen)
             if not final and (not closed or end + shape.needed_after(start, end) > length):
-                self._open = (start, trigger_end, zone_start, length)
+                # A closed zone waits only for what follows its end: its runs must not be searched
+                # past that end again.
+                self._open = (start, trigger_end, zone_start, end if closed else length)
                 return zone_start
             self._add_zone(zone_start, end)
             self._open = None
