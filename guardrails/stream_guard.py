@@ -12,9 +12,10 @@ counts the same findings. Text is held back only while a finding could still beg
   (`<EMAIL_` ... `ADDRESS_1>`), only as long as what it wrote could still become one.
 
 Redactions are applied before text leaves. A finding the policy blocks ends the stream: the text
-before it is released, none of it, and `Release.blocked` tells the caller to end the response
-with finish_reason "content_filter". Feeding the rest of the answer afterwards releases nothing
-but keeps counting findings, so a caller that drains the provider gets the whole-answer verdict.
+before it is released (redacted), not one character of the finding, and `Release.blocked` tells
+the caller to end the response with finish_reason "content_filter". Feeding the rest of the
+answer afterwards releases nothing but keeps counting findings, so a caller that drains the
+provider gets the whole-answer verdict.
 
 Each chunk costs a scan of a bounded tail (the undecided text plus what recognizers read before
 it), not of the answer so far. The guard does no I/O and holds no lock: one guard per answer.
@@ -35,6 +36,7 @@ from guardrails.stream_shapes import (
     STREAM_SHAPES,
     URL_NEEDLES,
     EntityShapes,
+    TextSoFar,
     ZoneTracker,
     any_trigger,
 )
@@ -163,18 +165,15 @@ def _streams(registry: Registry) -> list[_RecognizerStream] | None:
 
 def _settled_end(findings: Iterable[Finding], end: int) -> int:
     """`end`, or the start of the first group of overlapping findings that runs past it: which
-    of them survives overlap resolution depends on findings not yet decided."""
-    group_start, group_end = None, 0
-    for finding in sorted(findings, key=lambda f: (f.start, f.end)):
-        if group_start is None or finding.start >= group_end:
+    of them survives overlap resolution depends on findings not decided yet."""
+    group_start, group_end = end, -1
+    for finding in sorted(findings, key=lambda f: f.start):
+        if finding.start >= group_end:
             if group_end > end:
-                return group_start  # type: ignore[return-value]
-            group_start, group_end = finding.start, finding.end
-        else:
-            group_end = max(group_end, finding.end)
-    if group_start is not None and group_end > end:
-        return group_start
-    return end
+                return group_start
+            group_start = finding.start
+        group_end = max(group_end, finding.end)
+    return group_start if group_end > end else end
 
 
 class OutputStreamGuard:
@@ -339,11 +338,9 @@ class OutputStreamGuard:
 
     def _decide(self, text: str, base: int, length: int, word_start: int, final: bool) -> int:
         settled, idle_from, idle = length, length, True
+        seen = TextSoFar(text, base, length, self._url_needle_seen)
         for tracker in self._trackers:
-            undecided = tracker.undecided_from(
-                text, base, length, word_start, final, self._url_needle_seen
-            )
-            settled = min(settled, undecided)
+            settled = min(settled, tracker.undecided_from(seen, word_start, final))
             idle = idle and not tracker.is_open
             idle_from = min(idle_from, tracker.next_trigger)
             if tracker.zones:

@@ -31,7 +31,7 @@ entity type is not of that class gets no streaming for it (the guard then holds 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from guardrails.assignments import GenericSecretRecognizer
 from guardrails.aws import AwsSecretKeyRecognizer
@@ -48,10 +48,22 @@ URL_NEEDLES = ("://", "www.", "WWW.")
 """UrlRecognizer finds nothing in a text without one of these, even a case-insensitive "Www."."""
 
 
+@dataclass(frozen=True, slots=True)
+class TextSoFar:
+    """The answer received so far. Positions are absolute; the buffer may have dropped a prefix
+    no one reads again."""
+
+    buffer: str
+    base: int
+    """The position of `buffer[0]`."""
+    length: int
+    url_needle_seen: bool
+    """Whether one of URL_NEEDLES has arrived anywhere."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class Shape:
-    """Where one pattern of a recognizer can find candidates. Positions are absolute; `text` is
-    the buffer holding the answer from position `base` on."""
+    """Where one pattern of a recognizer can find candidates."""
 
     trigger: re.Pattern[str]
     trigger_length: int
@@ -70,12 +82,11 @@ class Shape:
     behind: int = 0
     """Characters before a candidate's start that its verdict reads."""
 
-    def reach(self, text: str, base: int, start: int, trigger_end: int, length: int, since: int,
-              needles_seen: bool) -> tuple[int, bool]:  # fmt: skip
+    def reach(self, seen: TextSoFar, start: int, trigger_end: int, since: int) -> tuple[int, bool]:
         """Where a zone triggered at `start` ends, and whether more text can still move that.
 
-        `since`: the length of the text when this zone was last found open (a hint: a run found
-        unbroken up to there need not be searched again)."""
+        `since`: how far this zone was found to reach when last looked at (a run found unbroken
+        up to there need not be searched again)."""
         raise NotImplementedError
 
     def needed_after(self, start: int, end: int) -> int:
@@ -90,10 +101,10 @@ class RunShape(Shape):
 
     stop: re.Pattern[str]
 
-    def reach(self, text: str, base: int, start: int, trigger_end: int, length: int, since: int,
-              needles_seen: bool) -> tuple[int, bool]:  # fmt: skip
+    def reach(self, seen: TextSoFar, start: int, trigger_end: int, since: int) -> tuple[int, bool]:
+        base, length = seen.base, seen.length
         limit = length if self.longest is None else min(length, start + self.longest)
-        found = self.stop.search(text, max(trigger_end, since) - base, max(0, limit - base))
+        found = self.stop.search(seen.buffer, max(trigger_end, since) - base, max(0, limit - base))
         if found is not None:
             return found.start() + base, True
         if self.longest is not None and start + self.longest <= length:
@@ -108,12 +119,13 @@ class PatternShape(Shape):
 
     extent: re.Pattern[str]
 
-    def reach(self, text: str, base: int, start: int, trigger_end: int, length: int, since: int,
-              needles_seen: bool) -> tuple[int, bool]:  # fmt: skip
-        end = self.extent.match(text, start - base).end() + base
-        if self.longest is not None and start + self.longest <= min(end, length):
+    def reach(self, seen: TextSoFar, start: int, trigger_end: int, since: int) -> tuple[int, bool]:
+        matched = self.extent.match(seen.buffer, start - seen.base)
+        assert matched is not None, "an extent matches wherever its trigger does"
+        end = matched.end() + seen.base
+        if self.longest is not None and start + self.longest <= end:
             return start + self.longest, True
-        return end, end < length
+        return end, end < seen.length
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -121,12 +133,11 @@ class UrlShape(RunShape):
     """UrlRecognizer matches "www." in any case but runs only on texts containing one of
     URL_NEEDLES, so a "Www." address stays undecided until one arrives (or the answer ends)."""
 
-    def reach(self, text: str, base: int, start: int, trigger_end: int, length: int, since: int,
-              needles_seen: bool) -> tuple[int, bool]:  # fmt: skip
-        end, closed = super().reach(text, base, start, trigger_end, length, since, needles_seen)
-        head = text[start - base : start - base + 4]
+    def reach(self, seen: TextSoFar, start: int, trigger_end: int, since: int) -> tuple[int, bool]:
+        end, closed = super().reach(seen, start, trigger_end, since)
+        head = seen.buffer[start - seen.base : start - seen.base + 4]
         mixed_case_www = head.lower() == "www." and head not in URL_NEEDLES
-        return end, closed and (needles_seen or not mixed_case_www)
+        return end, closed and (seen.url_needle_seen or not mixed_case_www)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,28 +145,26 @@ class PrivateKeyShape(Shape):
     """A BEGIN line opens a block that ends only at its END line, wherever that comes: until it
     has arrived (or the answer ends) the whole block is undecided."""
 
-    def reach(self, text: str, base: int, start: int, trigger_end: int, length: int, since: int,
-              needles_seen: bool) -> tuple[int, bool]:  # fmt: skip
-        header = _PEM_BEGIN.match(text, start - base)
+    def reach(self, seen: TextSoFar, start: int, trigger_end: int, since: int) -> tuple[int, bool]:
+        buffer, base = seen.buffer, seen.base
+        header = _PEM_BEGIN.match(buffer, start - base)
         if header is None:
-            stop = _PEM_HEADER_STOP.search(text, trigger_end - base)
-            return (stop.start() + base, True) if stop else (length, False)
+            stop = _PEM_HEADER_STOP.search(buffer, trigger_end - base)
+            return (stop.start() + base, True) if stop else (seen.length, False)
         marker = f"-----END {header.group(1)}PRIVATE KEY{header.group(2) or ''}-----"
-        resume = max(header.end(), since - base - len(marker))
-        found = text.find(marker, resume)
+        found = buffer.find(marker, max(header.end(), since - base - len(marker)))
         if found < 0:
-            return length, False
+            return seen.length, False
         return found + base + len(marker), True
 
 
-def _run(trigger: str, stop: str, *, flags: int = 0, **limits: int) -> RunShape:
-    pattern = re.compile(trigger, flags)
-    return RunShape(trigger=pattern, stop=re.compile(stop), **_with_trigger_length(limits))
-
-
-def _with_trigger_length(limits: dict[str, int]) -> dict[str, int]:
-    limits.setdefault("trigger_length", 1)
-    return limits
+def _run(trigger: str, stop: str, *, trigger_length: int = 1, **limits: int) -> RunShape:
+    return RunShape(
+        trigger=re.compile(trigger),
+        trigger_length=trigger_length,
+        stop=re.compile(stop),
+        **limits,  # type: ignore[arg-type]
+    )
 
 
 # Provider tokens: a prefix, a bounded body of token characters, then a character outside them.
@@ -191,7 +200,8 @@ _PHONE_EXTENT = re.compile(
 @dataclass(frozen=True)
 class EntityShapes:
     recognizer: type
-    shapes: tuple[Shape, ...] = field(default_factory=tuple)
+    """The recognizer class the shapes were read from."""
+    shapes: tuple[Shape, ...]
 
     @property
     def behind(self) -> int:
@@ -222,14 +232,18 @@ STREAM_SHAPES: dict[str, EntityShapes] = {
             ),
         ),
     ),
+    # Eight digit groups at most (19 digits, then 19 after each separator): 159 characters. Card
+    # words up to 50 characters before.
     "CREDIT_CARD": EntityShapes(
         CreditCardRecognizer,
         (_run("[0-9]", r"[^0-9 \-]", longest=159, lookahead=2, behind=51),),
     ),
+    # AAA-GG-SSSS; SSN words up to 50 characters before.
     "US_SSN": EntityShapes(
         UsSsnRecognizer,
         (_run("[0-9]", r"[^0-9 .\-]", longest=11, lookahead=2, behind=51),),
     ),
+    # Country code and check digits, then up to 30 characters each after an optional space.
     "IBAN_CODE": EntityShapes(
         IbanRecognizer,
         (_run("[A-Za-z]{2}[0-9]{2}", r"[^A-Za-z0-9 ]", trigger_length=4, longest=64, behind=1),),
@@ -261,6 +275,7 @@ STREAM_SHAPES: dict[str, EntityShapes] = {
             ),
         ),
     ),
+    # The key name (which holds "aws" or starts with "secret"), operator, quotes, the key.
     "AWS_SECRET_KEY": EntityShapes(
         AwsSecretKeyRecognizer,
         (
@@ -271,10 +286,13 @@ STREAM_SHAPES: dict[str, EntityShapes] = {
             ),
         ),
     ),
+    # Held from its BEGIN line until its END line (see PrivateKeyShape).
     "PRIVATE_KEY": EntityShapes(
         PrivateKeyRecognizer,
         (PrivateKeyShape(trigger=re.compile("-----BEGIN"), trigger_length=10),),
     ),
+    # Provider tokens: the prefix's length, and the prefix with the most body characters its
+    # pattern takes.
     "AWS_ACCESS_KEY": EntityShapes(TokenRecognizer, (_token("AKIA|ASIA", 4, 20),)),
     "GITHUB_TOKEN": EntityShapes(TokenRecognizer, (_token("gh[pousr]_|github_pat_", 11, 255),)),
     "GITLAB_TOKEN": EntityShapes(
@@ -354,14 +372,12 @@ class ZoneTracker:
         self.zones: list[list[int]] = []
         """Decided zones as [start, end), merged, in order."""
 
-    def undecided_from(
-        self, text: str, base: int, length: int, word_start: int, final: bool, needles_seen: bool
-    ) -> int:
+    def undecided_from(self, seen: TextSoFar, word_start: int, final: bool) -> int:
         """Decide the zones that can be decided, and say where the earliest undecided one
         begins: no finding of this shape can begin before it. `word_start`: where the run of
         non-space characters at the end of the text begins (a trigger still arriving is in it).
         """
-        shape = self.shape
+        shape, text, base, length = self.shape, seen.buffer, seen.base, seen.length
         while True:
             if self._open is None:
                 found = shape.trigger.search(text, self._next - base)
@@ -374,7 +390,7 @@ class ZoneTracker:
                 start = found.start() + base
                 self._open = (start, found.end() + base, self._zone_start(text, base, start), 0)
             start, trigger_end, zone_start, since = self._open
-            end, closed = shape.reach(text, base, start, trigger_end, length, since, needles_seen)
+            end, closed = shape.reach(seen, start, trigger_end, since)
             if not final and (not closed or end + shape.needed_after(start, end) > length):
                 # A closed zone waits only for what follows its end: its runs must not be searched
                 # past that end again.
