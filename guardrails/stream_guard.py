@@ -42,9 +42,11 @@ from guardrails.stream_shapes import (
 )
 
 _ACTING = frozenset({"redact", "block"})
-# Rescanning windows that have grown this large (a run of digit groups thousands of characters
-# long, say) waits until the answer has grown by an eighth of them, so their cost stays linear.
-_LARGE_SCAN = 32_768
+# A rescan must start where no candidate straddles, and inside one long line of digit groups
+# (candidates chain from its first digit) there is no such point: its window grows with the line.
+# Once a window is this large, rescans wait until the answer has grown by an eighth of it, so
+# scanning stays linear in the answer; the price is latency inside such lines.
+_LARGE_SCAN = 1_024
 _SCAN_GROWTH = 8
 _TRIM_SLACK = 4_096
 # Appended to UrlRecognizer's window once the answer contains one of URL_NEEDLES before that
@@ -308,7 +310,7 @@ class OutputStreamGuard:
             involved = [s for s in self._streams if s.meets(start, settled)]
         if involved:
             windows = [(stream, stream.window_start(start)) for stream in involved]
-            rescan = sum(length - window for _, window in windows)
+            rescan = length - min(window for _, window in windows)
             grown = length - self._scanned_at
             if not final and rescan > _LARGE_SCAN and grown * _SCAN_GROWTH < rescan:
                 return Release("", self._blocked)

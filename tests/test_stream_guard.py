@@ -10,6 +10,7 @@ text before the first blocked finding (redacted and restored like the rest), not
 from __future__ import annotations
 
 import base64
+import copy
 import itertools
 import json
 import random
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 import pytest
 
 from benchmarks.pii import DEFAULT_DATASET
+from benchmarks.stream_guard import EXTRAS, VAULT, build_answer
 from contracts.guardrails import BedrockGuardrail, DirectionPolicy, GuardrailPolicy, Verdict
 from guardrails.enforcement import check_output
 from guardrails.findings import Finding, Registry
@@ -451,6 +453,69 @@ def test_a_number_is_decided_as_soon_as_the_text_after_it_is() -> None:
     guard = OutputStreamGuard(REDACT_ALL, REGISTRY, {}, True)
     released = [guard.feed(char).text for char in text]
     assert "".join(released[: text.index(",") + 2]) == "In 2024, "
+
+
+def pii_answer(characters: int) -> str:
+    items = json.loads(DEFAULT_DATASET.read_text())
+    texts = [item["full_text"] for item in items if item["spans"]]
+    return build_answer(texts, EXTRAS, characters, seed=characters)
+
+
+def test_a_long_answer_is_held_back_by_a_few_characters() -> None:
+    answer = pii_answer(40_000)
+    guard = OutputStreamGuard(REDACT_ALL, REGISTRY, VAULT, True)
+    held = []
+    for piece in pieces(answer, list(range(4, len(answer), 4))):
+        guard.feed(piece)
+        held.append(guard.held_back)
+    guard.finish()
+    # A number waits for the 30 characters after it that phone labels are looked for in, a
+    # secret until it ends; anything else, for the word in progress.
+    assert max(held) <= 200
+    assert sum(held) / len(held) <= 16
+
+
+class ScanCounter:
+    """Wraps recognizers (as instances of subclasses, so the guard still knows their shapes) and
+    counts the characters they are given."""
+
+    def __init__(self) -> None:
+        self.characters = 0
+
+    def registry(self) -> Registry:
+        return Registry([self._counting(recognizer) for recognizer in default_recognizers()])
+
+    def _counting(self, recognizer):
+        counter, base = self, type(recognizer)
+
+        def find(self, text: str):
+            counter.characters += len(text)
+            return base.find(self, text)
+
+        clone = copy.copy(recognizer)
+        clone.__class__ = type(f"Counting{base.__name__}", (base,), {"find": find})
+        return clone
+
+
+@pytest.mark.parametrize(
+    ("answer", "per_character"),
+    [
+        (pii_answer, 8),
+        # One line of digit groups: candidates chain from its first digit, so rescans start there
+        # and are spaced out as the line grows.
+        (lambda length: ("1234 5678 9012 " * length)[:length], 200),
+    ],
+    ids=["PII", "one line of digit groups"],
+)
+@pytest.mark.parametrize("length", [4_000, 40_000])
+def test_rescans_stay_linear_in_the_answer(answer, per_character: int, length: int) -> None:
+    text = answer(length)
+    counter = ScanCounter()
+    guard = OutputStreamGuard(REDACT_ALL, counter.registry(), VAULT, True)
+    for piece in pieces(text, list(range(4, len(text), 4))):
+        guard.feed(piece)
+    guard.finish()
+    assert counter.characters <= per_character * len(text)
 
 
 class NamesBackend:
