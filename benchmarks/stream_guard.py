@@ -8,9 +8,10 @@ by chunk; printed are:
 
 - CPU time per chunk (feed), p50 / p99 / max, and in all per answer (feeds and finish), beside
   the whole-answer path (check_output, then restore) on the same text;
-- characters held back: before the first release (what the guard adds to time to first token)
-  and, after each chunk, received but not yet released (what it adds to each chunk's latency),
-  also in milliseconds at 50 tokens/s and 4 characters a token.
+- what is held back: the chunks that arrive before the first release, over answers opening with
+  each of the labelled texts (what the guard adds to time to first token), and after each chunk
+  the characters received but not yet released (what it adds to each chunk's latency), also in
+  milliseconds at 50 tokens/s and 4 characters a token.
 
     .venv/bin/python -m benchmarks.stream_guard [--repeat 3] [--dataset PATH]
 """
@@ -35,6 +36,7 @@ from guardrails.stream_guard import OutputStreamGuard
 CHARS_PER_TOKEN = 4
 TOKENS_PER_SECOND = 50
 MS_PER_CHAR = 1000 / (TOKENS_PER_SECOND * CHARS_PER_TOKEN)
+REGISTRY = default_registry()
 VAULT = {
     "<EMAIL_ADDRESS_1>": "jane.doe@example.org",
     "<PHONE_NUMBER_1>": "+44 20 7946 0958",
@@ -59,8 +61,6 @@ class Result:
     feed_ns: list[int]
     guard_ms: float
     whole_ms: float
-    first_release_chars: int
-    first_release_chunks: int
     held: list[int]
 
 
@@ -75,24 +75,19 @@ def build_answer(texts: list[str], extras: list[str], characters: int, seed: int
 
 
 def run(name: str, answer: str, tokens: int) -> Result:
-    registry = default_registry()
+    registry = REGISTRY
     policy = DirectionPolicy(default_action="redact")
     chunks = [answer[i : i + CHARS_PER_TOKEN] for i in range(0, len(answer), CHARS_PER_TOKEN)]
     guard = OutputStreamGuard(policy, registry, VAULT, restore_output=True)
     feed_ns, held, released = [], [], []
-    first_release = None
     started = time.thread_time_ns()
-    for index, chunk in enumerate(chunks):
+    for chunk in chunks:
         before = time.thread_time_ns()
         release = guard.feed(chunk)
         feed_ns.append(time.thread_time_ns() - before)
         released.append(release.text)
         held.append(guard.held_back)
-        if first_release is None and release.text:
-            first_release = index
     released.append(guard.finish().text)
-    if first_release is None:
-        first_release = len(chunks)
     guard_ms = (time.thread_time_ns() - started) / 1e6
     before = time.thread_time_ns()
     _, checked = check_output(answer, policy, registry, Vault(VAULT))
@@ -107,11 +102,18 @@ def run(name: str, answer: str, tokens: int) -> Result:
         feed_ns=feed_ns,
         guard_ms=guard_ms,
         whole_ms=whole_ms,
-        # The chunks that had arrived before the one that let the first text go.
-        first_release_chars=len(answer[: first_release * CHARS_PER_TOKEN]),
-        first_release_chunks=first_release,
         held=held,
     )
+
+
+def chunks_before_first_release(opening: str) -> int:
+    """How many chunks of an answer arrive before the one that lets its first text go."""
+    guard = OutputStreamGuard(DirectionPolicy(default_action="redact"), REGISTRY, VAULT, True)
+    chunks = [opening[i : i + CHARS_PER_TOKEN] for i in range(0, len(opening), CHARS_PER_TOKEN)]
+    for index, chunk in enumerate(chunks):
+        if guard.feed(chunk).text:
+            return index
+    return len(chunks)
 
 
 def percentile(values: list[int] | list[float], fraction: float) -> float:
@@ -119,35 +121,35 @@ def percentile(values: list[int] | list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def report(results: list[Result]) -> None:
+def report(results: list[Result], openings: list[int]) -> None:
     print(
-        f"{'answer':<14}{'tokens':>7}{'chunks':>8}"
+        f"{'answer':<8}{'tokens':>7}{'chunks':>8}"
         f"{'feed p50 µs':>13}{'p99 µs':>9}{'max µs':>9}"
         f"{'guard ms':>10}{'whole ms':>10}"
     )
     for r in results:
         micros = [ns / 1000 for ns in r.feed_ns]
         print(
-            f"{r.name:<14}{r.tokens:>7}{r.chunks:>8}"
+            f"{r.name:<8}{r.tokens:>7}{r.chunks:>8}"
             f"{percentile(micros, 0.5):>13.1f}{percentile(micros, 0.99):>9.1f}{max(micros):>9.1f}"
             f"{r.guard_ms:>10.1f}{r.whole_ms:>10.1f}"
         )
+    ms_per_chunk = CHARS_PER_TOKEN * MS_PER_CHAR
     print()
+    print(f"held back, in ms at {TOKENS_PER_SECOND} tokens/s and {CHARS_PER_TOKEN} chars/token:")
+    mean, p99, most = statistics.fmean(openings), percentile(openings, 0.99), max(openings)
     print(
-        f"held back (characters; ms at {TOKENS_PER_SECOND} tokens/s, {CHARS_PER_TOKEN} chars/token)"
+        f"chunks before the first release, over {len(openings)} answers opening with a labelled "
+        f"text: mean {mean:.2f} ({mean * ms_per_chunk:.0f} ms), "
+        f"p99 {p99:.0f} ({p99 * ms_per_chunk:.0f} ms), max {most} ({most * ms_per_chunk:.0f} ms)"
     )
-    print(
-        f"{'answer':<14}{'tokens':>7}{'first: chars':>14}{'chunks':>8}{'ms':>7}"
-        f"{'mean chars':>12}{'ms':>7}{'p99 chars':>11}{'ms':>7}{'max chars':>11}"
-    )
+    print("after each chunk, characters received and not yet released:")
+    print(f"{'answer':<8}{'tokens':>7}{'mean':>8}{'ms':>6}{'p99':>7}{'ms':>6}{'max':>7}{'ms':>6}")
     for r in results:
-        mean = statistics.fmean(r.held)
-        p99 = percentile(r.held, 0.99)
+        mean, p99, most = statistics.fmean(r.held), percentile(r.held, 0.99), max(r.held)
         print(
-            f"{r.name:<14}{r.tokens:>7}{r.first_release_chars:>14}{r.first_release_chunks:>8}"
-            f"{r.first_release_chars * MS_PER_CHAR:>7.0f}"
-            f"{mean:>12.1f}{mean * MS_PER_CHAR:>7.0f}{p99:>11.0f}{p99 * MS_PER_CHAR:>7.0f}"
-            f"{max(r.held):>11}"
+            f"{r.name:<8}{r.tokens:>7}{mean:>8.1f}{mean * MS_PER_CHAR:>6.0f}"
+            f"{p99:>7.0f}{p99 * MS_PER_CHAR:>6.0f}{most:>7}{most * MS_PER_CHAR:>6.0f}"
         )
 
 
@@ -166,7 +168,8 @@ def main() -> None:
             answer = build_answer(texts, extras, characters, seed=tokens)
             runs = [run(name, answer, tokens) for _ in range(args.repeat)]
             results.append(min(runs, key=lambda r: r.guard_ms))
-    report(results)
+    openings = [chunks_before_first_release(item["full_text"]) for item in items]
+    report(results, openings)
 
 
 if __name__ == "__main__":
