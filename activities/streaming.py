@@ -22,7 +22,9 @@ from activities.provider_calls import configured_provider
 from activities.providers import ProviderError, ProviderRegistry
 from activities.providers.pricing import cost_usd
 from contracts.chat import ChatResponse, StreamChunk, ToolCall, Usage
-from contracts.request import ProviderCallInput
+from contracts.request import ProviderCallInput, StreamOutputCheck
+from guardrails.findings import Registry
+from guardrails.stream_guard import OutputStreamGuard, Release
 
 STREAM_FAILED_AFTER_OUTPUT = "StreamFailedAfterOutput"
 CLIENT_GONE = "ClientGone"
@@ -58,9 +60,12 @@ class StreamChannels:
 
 
 class StreamingActivities:
-    def __init__(self, registry: ProviderRegistry, channels: StreamChannels) -> None:
+    def __init__(
+        self, registry: ProviderRegistry, channels: StreamChannels, scanner: Registry
+    ) -> None:
         self._registry = registry
         self._channels = channels
+        self._scanner = scanner
 
     @activity.defn(name="stream_provider")
     async def stream_provider(self, call: ProviderCallInput) -> ChatResponse:
@@ -75,6 +80,7 @@ class StreamingActivities:
                 provider.stream(call.request_id, call.target, call.chat, _attempt()),
                 channel,
                 assembly,
+                self._guard(call.output_check),
             )
         )
         gone = asyncio.create_task(channel.client_gone.wait())
@@ -129,6 +135,11 @@ class StreamingActivities:
             provider_state=final.provider_state,
         )
 
+    def _guard(self, check: StreamOutputCheck | None) -> OutputStreamGuard | None:
+        if check is None:
+            return None
+        return OutputStreamGuard(check.policy, self._scanner, check.vault, check.restore_output)
+
 
 class _Assembly:
     """The answer so far, rebuilt from its chunks for the activity's result."""
@@ -168,16 +179,37 @@ class _Assembly:
 
 
 async def _relay(
-    stream: AsyncIterator[StreamChunk], channel: StreamChannel, assembly: _Assembly
+    stream: AsyncIterator[StreamChunk],
+    channel: StreamChannel,
+    assembly: _Assembly,
+    guard: OutputStreamGuard | None,
 ) -> StreamChunk | None:
-    """Pass the provider's chunks to the response as they come; returns the final chunk."""
+    """Pass the provider's chunks to the response as they come; returns the final chunk.
+
+    With a guard, only what it releases goes out (checked, redacted, placeholders restored), and
+    tool calls go out whole once the answer has ended and they are checked too."""
     final = None
     async for chunk in stream:
         assembly.add(chunk)
         if chunk.finish_reason is not None:
             final = chunk
-        channel.chunks.put_nowait(chunk)
+        if guard is None:
+            channel.chunks.put_nowait(chunk)
+            continue
+        if _send(channel, guard.feed(chunk.text)):
+            # Nothing more of this answer may go out; stop reading it, so that the model stops
+            # writing it. The workflow's output check records the block from the raw text.
+            return StreamChunk(finish_reason="content_filter")
+    if guard is not None and _send(channel, guard.finish()):
+        return StreamChunk(finish_reason="content_filter")
     return final
+
+
+def _send(channel: StreamChannel, release: Release) -> bool:
+    """Queue what the guard released; True when the answer is blocked from here on."""
+    if release.text:
+        channel.chunks.put_nowait(StreamChunk(text=release.text))
+    return release.blocked
 
 
 def _attempt() -> int:

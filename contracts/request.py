@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from contracts.chat import ChatRequest, ChatResponse
-from contracts.guardrails import ACTION_STRENGTH, Verdict
+from contracts.guardrails import ACTION_STRENGTH, DirectionPolicy, Verdict
 from contracts.routing import RouteTarget
 
 ErrorType = Literal[
@@ -72,10 +72,22 @@ class RequestResult(BaseModel):
     guardrails: Guardrails = Field(default_factory=Guardrails)
 
 
+class StreamOutputCheck(BaseModel):
+    """The route's output policy, applied to a streamed answer as it goes out."""
+
+    policy: DirectionPolicy
+    vault: dict[str, str] = Field(default_factory=dict)
+    """Placeholder -> value redacted from the input, to put back (encrypted in history only)."""
+    restore_output: bool = True
+
+
 class ProviderCallInput(BaseModel):
     request_id: str
     target: RouteTarget
     chat: ChatRequest
+    output_check: StreamOutputCheck | None = Field(
+        None, description="Streamed calls only: check the answer before any of it is sent."
+    )
 
 
 # The request ran out of its own time before a provider answered (the workflow's deadline, set

@@ -30,10 +30,12 @@ with workflow.unsafe.imports_passed_through():
         RequestError,
         RequestInput,
         RequestResult,
+        StreamOutputCheck,
     )
     from contracts.routing import RouteTarget
     from contracts.steps import AdmitInput, BedrockCheck, BedrockCheckResult, SettleInput
     from guardrails.enforcement import merge_external, streams_live
+    from guardrails.stream_guard import needs_guard
     from workflows import search_attributes
     from workflows.selection import arm_name, fallback_chain, next_fallback, pick_target
 
@@ -51,6 +53,9 @@ PROVIDER_CALL_TIMEOUT = timedelta(seconds=60)
 # Time kept back from the execution timeout for settling, so that a request that runs out of time
 # still records its outcome: an unrecorded failure would bias every later decision about its arm.
 SETTLE_TIME = timedelta(seconds=5)
+# Streamed answers pass through the route's output checks as they go out (they used to be sent
+# whole wherever output checks could redact or block).
+STREAM_THROUGH_OUTPUT_CHECKS = "stream-through-output-checks"
 # Not worth starting a provider call with less time than this left.
 MIN_CALL_TIME = timedelta(milliseconds=100)
 GUARDRAILS_UNAVAILABLE = RequestError(
@@ -225,9 +230,7 @@ async def _call_providers(
     route's next variant may answer instead, and the failed arm keeps its own outcome row so that
     a failing candidate still counts against it. Nothing starts past the request's deadline."""
     chain = fallback_chain(targets, chosen)
-    # Text already streamed cannot be taken back, so a route whose output guardrails may change
-    # the answer gets it whole: the client then receives it as one chunk.
-    streaming = request.stream_task_queue is not None and streams_live(policy)
+    streaming, output_check = _streaming(request, policy, checked.vault)
     failed_arms: list[OutcomeRecord] = []
     response, error = None, None
     index = 0
@@ -236,7 +239,12 @@ async def _call_providers(
     while True:
         target, arm_started = chain[index], workflow.now()
         budget = None if deadline is None else deadline - arm_started
-        call = ProviderCallInput(request_id=request.request_id, target=target, chat=checked.chat)
+        call = ProviderCallInput(
+            request_id=request.request_id,
+            target=target,
+            chat=checked.chat,
+            output_check=output_check,
+        )
         try:
             if streaming:
                 response = await workflow.execute_activity_method(
@@ -275,6 +283,25 @@ async def _call_providers(
         )
         index = following
     return _ChainOutcome(response, error, arm_name(index), target, failed_arms)
+
+
+def _streaming(
+    request: RequestInput, policy: GuardrailPolicy, vault: dict[str, str]
+) -> tuple[bool, StreamOutputCheck | None]:
+    """Whether the answer streams, and the output check it streams through."""
+    if request.stream_task_queue is None:
+        return False, None
+    if not workflow.patched(STREAM_THROUGH_OUTPUT_CHECKS):
+        # Requests started before output checks could run on a stream: such a route got its
+        # answer whole, checked by settle.
+        return streams_live(policy), None
+    if policy.bedrock is not None:
+        return False, None  # Bedrock's guardrail checks an answer whole
+    if not needs_guard(policy, vault):
+        return True, None
+    return True, StreamOutputCheck(
+        policy=policy.output, vault=vault, restore_output=policy.restore_output
+    )
 
 
 def _time_left(deadline: datetime | None) -> timedelta:

@@ -62,6 +62,12 @@ class SimulatedModelProfile(BaseModel):
     chunk_interval_ms: float = Field(
         0.0, ge=0, description="Wait between streamed chunks, never scaled."
     )
+    stream_chunk_chars: int | None = Field(
+        None,
+        gt=0,
+        description="Stream the answer in pieces of this many characters (as tokenizers cut "
+        "words) rather than a word at a time.",
+    )
 
 
 DEFAULT_PROFILES: dict[str, SimulatedModelProfile] = {
@@ -227,7 +233,12 @@ class SimulatedProvider:
         response = await self.complete(request_id, target, chat, attempt)
         profile = self.profile_for(target)
         cut = self._rng(request_id, target.model + ":stream", attempt).random()
-        pieces = re.findall(r"\S+\s*", response.text)
+        size = profile.stream_chunk_chars
+        pieces = (
+            [response.text[i : i + size] for i in range(0, len(response.text), size)]
+            if size
+            else re.findall(r"\S+\s*", response.text)
+        )
         for index, piece in enumerate(pieces):
             if cut < profile.stream_cut_rate and index >= len(pieces) // 2:
                 raise ProviderStreamInterrupted(f"simulated stream from {target.model} broke off")
