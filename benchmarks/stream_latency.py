@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import signal
@@ -72,7 +73,7 @@ async def one_stream(http: httpx.AsyncClient, route: str, request: int) -> dict[
             choices = json.loads(line[6:]).get("choices") or [{}]
             if choices[0].get("delta", {}).get("content"):
                 arrivals.append(time.perf_counter())
-    gaps = [(b - a) * 1000 for a, b in zip(arrivals, arrivals[1:], strict=False)]
+    gaps = [(b - a) * 1000 for a, b in itertools.pairwise(arrivals)]
     return {
         "ttft": (arrivals[0] - sent) * 1000 if arrivals else float("nan"),
         "total": ((arrivals[-1] if arrivals else time.perf_counter()) - sent) * 1000,
