@@ -1,13 +1,15 @@
 """Streaming benchmark: what output guardrails add to time-to-first-token and between chunks.
 
 Starts `interlock dev` (as benchmarks.request_path does) and publishes two routes over the same
-simulated model, which sends one word every `--interval-ms` (50 words a second by default):
+simulated model, which sends a chunk of `--chunk-chars` characters every `--interval-ms` (four
+characters every 20 ms by default, about 50 tokens a second):
 `stream-plain`, whose output checks only log, and `stream-guarded`, with the demo route's
 guardrails (output secrets redacted, input personal data redacted and restored). Each gets the
 same requests one after another; the figures are the client's view through the openai wire
 format: time to the first content chunk, the gaps between content chunks, and the whole answer.
 
     .venv/bin/python -m benchmarks.stream_latency [--requests 40] [--interval-ms 20]
+        [--chunk-chars 4]
 
 Only 127.0.0.1 is contacted; every loop is bounded by a count.
 """
@@ -38,7 +40,7 @@ from store.routes import publish_route
 PROMPT = "Describe the signal box at the junction, and mail the notes to ada@example.com."
 
 
-def publish_routes(home: Path, interval_ms: float) -> None:
+def publish_routes(home: Path, interval_ms: float, chunk_chars: int) -> None:
     engine = create_store_engine(f"sqlite:///{home / 'interlock.db'}")
     try:
         demo_policy = route_policy(engine, "chat")
@@ -47,7 +49,11 @@ def publish_routes(home: Path, interval_ms: float) -> None:
             variant="baseline",
             provider="simulated",
             model="sim-fast",
-            options={"error_rate": 0.0, "chunk_interval_ms": interval_ms},
+            options={
+                "error_rate": 0.0,
+                "chunk_interval_ms": interval_ms,
+                **({"stream_chunk_chars": chunk_chars} if chunk_chars else {}),
+            },
         )
         for name, policy in (("stream-plain", GuardrailPolicy()), ("stream-guarded", demo_policy)):
             publish_route(engine, name, [target])
@@ -106,6 +112,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=40)
     parser.add_argument("--interval-ms", type=float, default=20.0)
+    parser.add_argument(
+        "--chunk-chars",
+        type=int,
+        default=4,
+        help="characters per chunk, as a tokenizer cuts words (0: a word per chunk)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="interlock-bench-") as home:
@@ -113,11 +125,12 @@ def main() -> None:
         process = start_stack(Path(home), port)
         try:
             wait_until_up(process)
-            publish_routes(Path(home), args.interval_ms)
+            publish_routes(Path(home), args.interval_ms, args.chunk_chars)
             base_url = f"http://127.0.0.1:{port}"
             print(
-                f"one word every {args.interval_ms:g} ms, {args.requests} streams per route, "
-                "one at a time; milliseconds"
+                f"a chunk ({args.chunk_chars or 'a word'} characters) every "
+                f"{args.interval_ms:g} ms, {args.requests} streams per route, one at a time; "
+                "milliseconds"
             )
             print(
                 f"{'route':>15} {'chunks':>6} {'TTFT p50':>8} {'TTFT p95':>8} "
