@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from temporalio.api.enums.v1 import EventType
 
 from activities.bedrock_guardrails import BedrockGuardrailError, _client, apply_guardrail
 from contracts.guardrails import BedrockGuardrail, GuardrailPolicy
@@ -128,3 +129,65 @@ async def test_a_route_with_a_bedrock_guardrail(stack, bedrock) -> None:
         assert unavailable.json()["error"]["code"] == "guardrails_unavailable"
         [row] = outcomes_for_request(stack.engine, unavailable.headers["x-request-id"])
         assert (row.status, row.error_class) == ("error", "guardrails_unavailable")
+
+
+@pytest.mark.parametrize("guardrail_id", ["pii-mask-fewer-outputs", "pii-mask-more-outputs"])
+@pytest.mark.parametrize(
+    "texts", [["mail ada@example.com now"], ["mail ada@example.com now", "no pii here"]]
+)
+def test_masked_texts_that_cannot_be_mapped_back_are_an_error(
+    bedrock, guardrail_id: str, texts: list[str]
+) -> None:
+    with pytest.raises(BedrockGuardrailError) as failure:
+        apply_guardrail(guardrail(bedrock, guardrail_id), "INPUT", texts)
+    assert failure.value.retryable is False
+    assert "ada@example.com" not in str(failure.value)
+    assert len(bedrock.requests[-1]["body"]["content"]) == len(texts)
+
+
+def test_a_block_answered_with_one_message_for_several_texts_is_still_a_block(bedrock) -> None:
+    texts = ["Here is some investment advice", "and more", "and more still"]
+    verdict = apply_guardrail(guardrail(bedrock, "deny-topic"), "OUTPUT", texts)
+    assert verdict.blocked and verdict.texts == texts
+
+
+@pytest.mark.parametrize("guardrail_id", ["pii-mask-fewer-outputs", "pii-mask-more-outputs"])
+async def test_a_route_fails_closed_when_bedrock_returns_another_number_of_texts(
+    stack, bedrock, guardrail_id: str
+) -> None:
+    route = f"bedrock-{guardrail_id}"
+    publish_route(
+        stack.engine,
+        route,
+        [
+            RouteTarget(
+                variant="baseline",
+                provider="simulated",
+                model="sim-fast",
+                options={"echo": True, "error_rate": 0.0},
+            )
+        ],
+    )
+    set_route_policy(stack.engine, route, GuardrailPolicy(bedrock=guardrail(bedrock, guardrail_id)))
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=60) as http:
+        response = await http.post(
+            "/v1/chat/completions",
+            json={
+                "model": route,
+                "messages": [
+                    {"role": "system", "content": "Be brief."},
+                    {"role": "user", "content": "write to ada@example.com"},
+                ],
+            },
+            headers={"Authorization": f"Bearer {stack.api_key}"},
+        )
+    assert response.status_code == 503, response.text
+    assert response.json()["error"]["code"] == "guardrails_unavailable"
+    assert "ada@example.com" not in response.text
+    request_id = response.headers["x-request-id"]
+    history = await stack.client.get_workflow_handle(request_id).fetch_history()
+    assert not [
+        e for e in history.events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+    [row] = outcomes_for_request(stack.engine, request_id)
+    assert (row.status, row.error_class) == ("error", "guardrails_unavailable")
