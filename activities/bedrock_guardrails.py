@@ -8,6 +8,7 @@ typed error.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -73,15 +74,18 @@ def _client(region: str | None, endpoint_url: str | None) -> Any:
 def apply_guardrail(
     guardrail: BedrockGuardrail, source: Literal["INPUT", "OUTPUT"], texts: list[str]
 ) -> BedrockVerdict:
-    if not texts:
-        return BedrockVerdict(False, False, [], [], None)
+    """Bedrock's verdict on the texts, with one text back for each text given, in order."""
+    # Empty texts (the content of a turn that only calls tools) have nothing to check.
+    sent = [index for index, text in enumerate(texts) if text]
+    if not sent:
+        return BedrockVerdict(False, False, list(texts), [], None)
     client = _client(guardrail.region, guardrail.endpoint_url)
     try:
         response = client.apply_guardrail(
             guardrailIdentifier=guardrail.guardrail_id,
             guardrailVersion=guardrail.guardrail_version,
             source=source,
-            content=[{"text": {"text": text}} for text in texts],
+            content=[{"text": {"text": texts[index]}} for index in sent],
         )
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "ClientError")
@@ -92,7 +96,11 @@ def apply_guardrail(
         raise BedrockGuardrailError(
             f"Bedrock ApplyGuardrail unreachable: {type(exc).__name__}", retryable=True
         ) from None
-    return _verdict(response, texts)
+    verdict = _verdict(response, [texts[index] for index in sent])
+    checked = list(texts)
+    for index, text in zip(sent, verdict.texts, strict=True):
+        checked[index] = text
+    return dataclasses.replace(verdict, texts=checked)
 
 
 def _verdict(response: dict[str, Any], texts: list[str]) -> BedrockVerdict:

@@ -13,6 +13,7 @@ from store.guardrails import set_route_policy
 from store.outcomes import outcomes_for_request
 from store.routes import publish_route
 from tests.bedrock_guardrail_server import BedrockGuardrailServer
+from tests.test_guardrails_path import provider_chat, tool
 
 
 @pytest.fixture(scope="module")
@@ -191,3 +192,68 @@ async def test_a_route_fails_closed_when_bedrock_returns_another_number_of_texts
     ]
     [row] = outcomes_for_request(stack.engine, request_id)
     assert (row.status, row.error_class) == ("error", "guardrails_unavailable")
+
+
+async def test_bedrock_checks_tool_calls_and_tool_results_both_ways(stack, bedrock) -> None:
+    publish_route(
+        stack.engine,
+        "bedrock-tools",
+        [
+            RouteTarget(
+                variant="baseline",
+                provider="simulated",
+                model="sim-fast",
+                options={"echo": True, "error_rate": 0.0},
+            )
+        ],
+    )
+    set_route_policy(
+        stack.engine, "bedrock-tools", GuardrailPolicy(bedrock=guardrail(bedrock, "pii-mask"))
+    )
+    messages = [
+        {"role": "user", "content": "Mail the customer"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "mail", "arguments": '{"to": "ada@example.com"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": "mailed ada@example.com"},
+        {"role": "user", "content": "Now write to the next one"},
+    ]
+    before = len(bedrock.requests)
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=60) as http:
+        response = await http.post(
+            "/v1/chat/completions",
+            json={
+                "model": "bedrock-tools",
+                "messages": messages,
+                "tools": [tool("bob@example.com")],
+            },
+            headers={"Authorization": f"Bearer {stack.api_key}"},
+        )
+    assert response.status_code == 200, response.text
+    [call] = response.json()["choices"][0]["message"]["tool_calls"]
+    assert call["function"]["arguments"] == '{"{EMAIL}": "example"}'
+    # Bedrock saw every text but the empty content of the tool-calling turn, each in its place.
+    checked_input, checked_output = (r["body"] for r in bedrock.requests[before:])
+    assert checked_input["source"] == "INPUT"
+    assert [block["text"]["text"] for block in checked_input["content"]] == [
+        "Mail the customer",
+        '{"to": "ada@example.com"}',
+        "mailed ada@example.com",
+        "Now write to the next one",
+    ]
+    assert checked_output["source"] == "OUTPUT"
+    assert [b["text"]["text"] for b in checked_output["content"]] == [
+        '{"bob@example.com": "example"}'
+    ]
+    chat = await provider_chat(stack, response.json()["id"])
+    assert chat["messages"][1]["tool_calls"][0]["arguments"] == '{"to": "{EMAIL}"}'
+    assert chat["messages"][2]["content"] == "mailed {EMAIL}"
+    assert chat["tools"][0]["name"] == "act"  # a masked request keeps its tools
