@@ -257,3 +257,16 @@ async def test_bedrock_checks_tool_calls_and_tool_results_both_ways(stack, bedro
     assert chat["messages"][1]["tool_calls"][0]["arguments"] == '{"to": "{EMAIL}"}'
     assert chat["messages"][2]["content"] == "mailed {EMAIL}"
     assert chat["tools"][0]["name"] == "act"  # a masked request keeps its tools
+
+
+def test_empty_texts_are_not_sent_and_every_text_keeps_its_place(bedrock) -> None:
+    texts = ["", "mail ada@example.com now", "", "no pii here"]
+    verdict = apply_guardrail(guardrail(bedrock, "pii-mask"), "OUTPUT", texts)
+    assert verdict.texts == ["", "mail {EMAIL} now", "", "no pii here"]
+    assert [b["text"]["text"] for b in bedrock.requests[-1]["body"]["content"]] == [
+        "mail ada@example.com now",
+        "no pii here",
+    ]
+    before = len(bedrock.requests)
+    assert apply_guardrail(guardrail(bedrock, "pii-mask"), "OUTPUT", ["", ""]).texts == ["", ""]
+    assert len(bedrock.requests) == before
