@@ -1,7 +1,13 @@
 # The README's two commands. Both work in a fresh clone with only Python 3.11+ and make.
-PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
-	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
-	&& echo $$p && break; done)
+
+# The newest Python 3.11+ that actually runs. pyenv puts a shim for every version it knows on PATH,
+# and a shim for a version that is not selected fails when run, so a candidate counts only if it
+# runs; its errors are hidden. Resolved once, to the interpreter's real path (override: PYTHON=...).
+ifndef PYTHON
+PYTHON := $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	$$p -c 'import sys; sys.version_info >= (3, 11) or sys.exit(1); print(sys.executable)' 2>/dev/null \
+	&& break; done)
+endif
 VENV := .venv
 BIN := $(VENV)/bin
 

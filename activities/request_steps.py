@@ -12,6 +12,7 @@ from temporalio.exceptions import ApplicationError
 from activities.bedrock_guardrails import BedrockGuardrailError, apply_guardrail
 from activities.providers import ProviderRegistry
 from activities.routing import RouteResolver
+from activities.streaming import CLIENT_GONE
 from contracts.guardrails import ACTION_STRENGTH, InputCheckResult
 from contracts.steps import (
     AdmitInput,
@@ -85,7 +86,9 @@ class RequestStepActivities:
             [settle.input_verdict.action] + ([output_verdict.action] if output_verdict else []),
             key=ACTION_STRENGTH.__getitem__,
         )
-        if settle.error_code is not None and settle.error_code != "content_filter":
+        if settle.error_code == CLIENT_GONE:
+            status = "cancelled"
+        elif settle.error_code is not None and settle.error_code != "content_filter":
             status = "error"
         elif strongest == "block":
             status = "blocked"

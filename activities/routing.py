@@ -6,8 +6,7 @@ from sqlalchemy.engine import Engine
 
 from activities.providers import ProviderRegistry
 from contracts.routing import ResolvedRoute, RouteTarget
-from store.guardrails import route_policy
-from store.routes import live_targets
+from store.routes import live_config
 
 
 class RouteResolver:
@@ -16,9 +15,11 @@ class RouteResolver:
         self._registry = registry
 
     def resolve(self, name: str) -> ResolvedRoute:
-        found = live_targets(self._engine, name)
+        # Variants and guardrail policy come from one version, read together.
+        found = live_config(self._engine, name)
         if found is not None:
-            version, targets = found
+            version, config = found
+            targets = config.targets
             problems = [
                 f"{t.variant} ({t.provider}/{t.model}): {problem}"
                 for t in targets
@@ -31,12 +32,8 @@ class RouteResolver:
                     error=f"route {name!r} has variants that cannot be served: "
                     + "; ".join(problems),
                 )
-            policy = route_policy(self._engine, name)
             return ResolvedRoute(
-                route=name,
-                version=version,
-                targets=targets,
-                **({"guardrails": policy} if policy is not None else {}),
+                route=name, version=version, targets=targets, guardrails=config.guardrails
             )
         provider, sep, model = name.partition("/")
         if sep and model:

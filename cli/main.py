@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -12,18 +14,24 @@ from rich.table import Table
 from configuration import Settings, load_settings
 from configuration.process import configure_logging, exit_process
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 tenants_app = typer.Typer(no_args_is_help=True, help="Tenants and their API keys.")
 routes_app = typer.Typer(no_args_is_help=True, help="Routes and their variants.")
 codec_app = typer.Typer(no_args_is_help=True, help="The payload encryption key ring.")
 stats_app = typer.Typer(no_args_is_help=True, help="The statistics engine.")
 guardrails_app = typer.Typer(no_args_is_help=True, help="PII, secret and injection detection.")
+db_app = typer.Typer(no_args_is_help=True, help="The store's database schema (Alembic migrations).")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(routes_app, name="routes")
 app.add_typer(codec_app, name="codec")
 app.add_typer(stats_app, name="stats")
 app.add_typer(guardrails_app, name="guardrails")
+app.add_typer(db_app, name="db")
 console = Console()
+errors = Console(stderr=True)
 
 HomeOption = Annotated[
     Path | None, typer.Option(help="State directory (default .interlock, or INTERLOCK_HOME).")
@@ -32,6 +40,31 @@ HomeOption = Annotated[
 
 def _settings(**overrides: object) -> Settings:
     return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    errors.print(f"error: {message}", soft_wrap=True, markup=False, highlight=False)
+    return typer.Exit(code)
+
+
+@contextlib.contextmanager
+def _store(home: Path | None, migrate: bool = True) -> Iterator[Engine]:
+    """The configured store (schema upgraded unless `migrate` is False); a database error
+    becomes a one-line message and exit code 1 rather than a traceback."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from store import create_store_engine, init_schema
+
+    engine = create_store_engine(_settings(home=home).resolved_database_url)
+    try:
+        if migrate:
+            init_schema(engine)
+        yield engine
+    except SQLAlchemyError as exc:
+        where = engine.url.render_as_string(hide_password=True)
+        raise _fail(f"the store at {where} failed: {getattr(exc, 'orig', None) or exc}") from exc
+    finally:
+        engine.dispose()
 
 
 @app.command()
@@ -83,12 +116,18 @@ def gateway(
     import uvicorn
 
     from gateway.app import create_app
+    from gateway.codec_routes import CodecExposureError
 
     configure_logging()
     settings = _settings(gateway_host=host, gateway_port=port)
+    try:
+        app = create_app(settings)
+    except CodecExposureError as exc:
+        console.print(f"[red]error:[/red] {exc}", soft_wrap=True, highlight=False)
+        exit_process(2)
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings),
+            app,
             host=settings.gateway_host,
             port=settings.gateway_port,
             log_level="warning",
@@ -115,27 +154,122 @@ def tenants_create(tenant_id: str, name: str = "", home: HomeOption = None) -> N
     exit_process(0)
 
 
+# The db and routes commands never start the Temporal runtime, so they return normally (Typer's
+# CliRunner can test them); only `run()`, the console entry point, leaves through exit_process.
+
+
+@db_app.command("upgrade")
+def db_upgrade(home: HomeOption = None) -> None:
+    """Upgrade the store to the newest schema revision (processes also do this at start).
+
+    A database created before migrations existed is adopted: its tables and rows are kept.
+    """
+    from store import init_schema
+    from store.schema import schema_revision
+
+    with _store(home, migrate=False) as engine:
+        before = schema_revision(engine)
+        init_schema(engine)
+        after = schema_revision(engine)
+    if before == after:
+        console.print(f"already at revision {after}", markup=False)
+    else:
+        console.print(f"upgraded from revision {before or '(none)'} to {after}", markup=False)
+
+
+@db_app.command("current")
+def db_current(home: HomeOption = None) -> None:
+    """Print the database's schema revision and the newest one this code has."""
+    from store.schema import head_revision, schema_revision
+
+    with _store(home, migrate=False) as engine:
+        current = schema_revision(engine)
+    console.print(f"database at {current or '(none)'}, newest is {head_revision()}", markup=False)
+
+
+@db_app.command("revision")
+def db_revision(
+    message: Annotated[str, typer.Argument(help="What the change does, e.g. 'add budgets'.")],
+    home: HomeOption = None,
+) -> None:
+    """For developers: write a migration for what store/tables.py changed (review it!).
+
+    Run it against a scratch database: it is upgraded first, then compared with the tables.
+    """
+    from store.schema import create_revision
+
+    with _store(home) as engine:
+        path = create_revision(engine, message)
+    console.print(f"wrote {path}", markup=False, highlight=False)
+
+
 @routes_app.command("list")
 def routes_list(home: HomeOption = None) -> None:
     """Show every route with its live version and variants."""
-    from store import create_store_engine, init_schema
     from store.routes import list_routes, live_targets
 
-    engine = create_store_engine(_settings(home=home).resolved_database_url)
-    init_schema(engine)
     table = Table("route", "version", "variant", "provider/model", "weight")
-    for route in list_routes(engine):
-        found = live_targets(engine, route.name)
-        for target in found[1] if found else []:
-            table.add_row(
-                route.name,
-                str(route.active_version),
-                target.variant,
-                f"{target.provider}/{target.model}",
-                f"{target.weight:g}",
-            )
+    with _store(home) as engine:
+        for route in list_routes(engine):
+            found = live_targets(engine, route.name)
+            for target in found[1] if found else []:
+                table.add_row(
+                    route.name,
+                    str(route.active_version),
+                    target.variant,
+                    f"{target.provider}/{target.model}",
+                    f"{target.weight:g}",
+                )
     console.print(table)
-    exit_process(0)
+
+
+@routes_app.command("apply")
+def routes_apply(
+    file: Annotated[Path, typer.Argument(help="YAML file, one route per document.")],
+    home: HomeOption = None,
+) -> None:
+    """Publish each route in FILE as a new version where it changed (see docs/routes.md).
+
+    The whole file is checked first and applied in one transaction: an invalid file changes
+    nothing and exits with code 2.
+    """
+    from store.route_files import RouteFileError, load_route_file
+    from store.routes import publish_routes
+
+    try:
+        configs = load_route_file(file)
+    except RouteFileError as exc:
+        for problem in exc.problems:
+            errors.print(problem, soft_wrap=True, markup=False, highlight=False)
+        raise _fail(f"{file}: nothing was applied", code=2) from exc
+    with _store(home) as engine:
+        results = publish_routes(engine, configs)
+    for result in results:
+        console.print(f"{result.name}: {result.describe()}", markup=False, highlight=False)
+
+
+@routes_app.command("get")
+def routes_get(
+    name: str,
+    version: Annotated[
+        int | None, typer.Option(help="A past version instead of the live one.")
+    ] = None,
+    home: HomeOption = None,
+) -> None:
+    """Print a route's live version (or --version N) as YAML that `routes apply` accepts."""
+    from store.route_files import dump_route
+    from store.routes import config_at, live_config
+
+    with _store(home) as engine:
+        if version is None:
+            found = live_config(engine, name)
+        else:
+            config = config_at(engine, name, version)
+            found = None if config is None else (version, config)
+    if found is None:
+        which = "" if version is None else f" with a version {version}"
+        raise _fail(f"no route named {name!r}{which}")
+    typer.echo(dump_route(found[1], version=found[0]), nl=False)
 
 
 @codec_app.command("rotate")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -55,6 +55,19 @@ class Settings(BaseSettings):
         120.0, description="Upper bound on one request workflow, retries and fallbacks included."
     )
 
+    stream_start_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="A streamed call not picked up by its gateway within this is abandoned "
+        "(that gateway stopped, and its client with it).",
+    )
+    stream_heartbeat_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="A streamed call whose gateway shows no sign of life for this long is "
+        "retried elsewhere or failed; calls report in every third of it, chunks or not.",
+    )
+
     temporal_port: int = Field(
         7233, description="gRPC port of the dev server `interlock dev` starts."
     )
@@ -80,6 +93,12 @@ class Settings(BaseSettings):
     )
     codec_cors_origins: list[str] = Field(
         default_factory=lambda: ["http://localhost:8233", "http://127.0.0.1:8233"]
+    )
+    codec_token: SecretStr | None = Field(
+        None,
+        description="Bearer token the codec endpoint requires ('Authorization: Bearer <token>'). "
+        "Required when the gateway binds a non-loopback address with the codec endpoint on; "
+        "when set, required on loopback too.",
     )
 
     providers: list[ProviderConfig] = Field(

@@ -7,7 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-OutcomeStatus = Literal["ok", "error", "blocked"]
+# "cancelled": the client went away before the answer was complete; neither a success nor the
+# arm's failure.
+OutcomeStatus = Literal["ok", "error", "blocked", "cancelled"]
 Arm = Literal["primary", "shadow", "fallback-1", "fallback-2", "fallback-3"]
 
 

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from contracts.chat import ChatRequest, ChatResponse
-from contracts.guardrails import ACTION_STRENGTH, Verdict
+from contracts.guardrails import ACTION_STRENGTH, DirectionPolicy, Verdict
 from contracts.routing import RouteTarget
 
 ErrorType = Literal[
@@ -17,6 +17,7 @@ ErrorType = Literal[
     "timeout",
     "service_unavailable",
     "internal_error",
+    "client_closed",
 ]
 
 
@@ -30,6 +31,17 @@ class RequestInput(BaseModel):
     )
     provider_task_queue: str = Field(
         "interlock-providers", description="Task queue of the workers that call providers."
+    )
+    stream_start_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="How long a streamed call may wait for the receiving gateway to pick it up; "
+        "past it that gateway is gone, and with it the client.",
+    )
+    stream_heartbeat_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="How long a streamed call may go without a sign of life from its gateway.",
     )
 
 
@@ -60,7 +72,29 @@ class RequestResult(BaseModel):
     guardrails: Guardrails = Field(default_factory=Guardrails)
 
 
+class StreamOutputCheck(BaseModel):
+    """The route's output policy, applied to a streamed answer as it goes out."""
+
+    policy: DirectionPolicy
+    vault: dict[str, str] = Field(default_factory=dict)
+    """Placeholder -> value redacted from the input, to put back (encrypted in history only)."""
+    restore_output: bool = True
+
+
 class ProviderCallInput(BaseModel):
     request_id: str
     target: RouteTarget
     chat: ChatRequest
+    output_check: StreamOutputCheck | None = Field(
+        None, description="Streamed calls only: check the answer before any of it is sent."
+    )
+
+
+# The request ran out of its own time before a provider answered (the workflow's deadline, set
+# inside its execution timeout so that the outcome is still recorded).
+REQUEST_DEADLINE_PASSED = RequestError(
+    type="timeout",
+    message="the request ran out of time before a provider answered",
+    http_status=504,
+    code="request_timeout",
+)

@@ -20,7 +20,7 @@ from contracts.guardrails import (
     InputCheckResult,
     Verdict,
 )
-from contracts.outcome import OutcomeRecord
+from contracts.outcome import OutcomeRecord, OutcomeStatus
 from contracts.routing import ResolvedRoute
 
 
@@ -69,4 +69,4 @@ class SettleResult(BaseModel):
     response: ChatResponse | None = None
     """The answer as the client gets it: checked, restored, or emptied when blocked."""
     output_verdict: Verdict | None = None
-    status: Literal["ok", "error", "blocked"]
+    status: OutcomeStatus

@@ -11,10 +11,11 @@ from collections.abc import Callable
 from codec import load_keyring
 from configuration import Settings
 from devstack.ports import require_free_ports
-from devstack.seed import DEMO_TENANT, demo_api_key, seed_demo
+from devstack.seed import DEMO_ROUTES_FILE, DEMO_TENANT, demo_api_key, seed_demo
 from devstack.supervisor import ChildExited, Stack, StopRequested, temporal_binary
 from devstack.traffic import TrafficGenerator
 from store import create_store_engine, init_schema
+from store.route_files import RouteFileError
 
 STARTUP_TIMEOUT_SECONDS = 60.0
 
@@ -41,10 +42,17 @@ def run_dev(
     # Create the key ring now, once, so worker and gateway do not race to create it.
     load_keyring(s.codec_keyring, s.codec_key_file)
     engine = create_store_engine(s.resolved_database_url)
-    init_schema(engine)
-    api_key = demo_api_key(s.home, s.demo_api_key)
-    seed_demo(engine, api_key)
-    engine.dispose()
+    try:
+        init_schema(engine)  # the schema migrations, before any other process starts
+        api_key = demo_api_key(s.home, s.demo_api_key)
+        seeded = seed_demo(engine, api_key)
+    except RouteFileError as exc:
+        say("\n".join([*exc.problems, f"error: {DEMO_ROUTES_FILE}: nothing was applied"]))
+        return 2
+    finally:
+        engine.dispose()
+    for result in seeded:
+        say(f"route {result.name}: {result.describe()}")
 
     stack = Stack(s, say=say)
     previous = {

@@ -1,4 +1,4 @@
-"""The demo configuration `interlock dev` writes: a tenant, its key, a simulated route."""
+"""The demo configuration `interlock dev` writes: a tenant, its key, the routes in routes.yaml."""
 
 from __future__ import annotations
 
@@ -7,33 +7,12 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from contracts.guardrails import DirectionPolicy, GuardrailPolicy
-from contracts.routing import RouteTarget
-from guardrails.registry import SECRET_ENTITY_TYPES
-from store.guardrails import set_route_policy
-from store.routes import publish_route
+from store.route_files import load_route_file
+from store.routes import PublishResult, publish_routes
 from store.tenants import add_api_key, ensure_tenant, generate_api_key
 
 DEMO_TENANT = "demo"
-DEMO_ROUTES: dict[str, list[RouteTarget]] = {
-    "chat": [RouteTarget(variant="baseline", provider="simulated", model="sim-fast")],
-}
-PERSONAL_TYPES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE")
-# The demo route shows each action: personal data is redacted on the way in and restored in the
-# answer, secrets are refused, and obvious prompt injection is blocked.
-DEMO_GUARDRAILS = GuardrailPolicy(
-    input=DirectionPolicy(
-        default_action="log",
-        actions={
-            **dict.fromkeys(PERSONAL_TYPES, "redact"),
-            **dict.fromkeys(SECRET_ENTITY_TYPES, "block"),
-        },
-        injection_threshold=0.8,
-    ),
-    output=DirectionPolicy(
-        default_action="log", actions=dict.fromkeys(SECRET_ENTITY_TYPES, "redact")
-    ),
-)
+DEMO_ROUTES_FILE = Path(__file__).with_name("routes.yaml")
 
 
 def demo_api_key(home: Path, configured: str | None) -> str:
@@ -55,10 +34,9 @@ def demo_api_key(home: Path, configured: str | None) -> str:
     return key
 
 
-def seed_demo(engine: Engine, api_key: str) -> None:
-    """Idempotent: running it at every start changes nothing after the first."""
+def seed_demo(engine: Engine, api_key: str) -> list[PublishResult]:
+    """Idempotent: running it at every start changes nothing after the first (or after an edit
+    of the routes file, which becomes a new version)."""
     ensure_tenant(engine, DEMO_TENANT, "Demo tenant")
     add_api_key(engine, DEMO_TENANT, api_key)
-    for name, targets in DEMO_ROUTES.items():
-        publish_route(engine, name, targets, description="Demo route over the simulated provider")
-        set_route_policy(engine, name, DEMO_GUARDRAILS)
+    return publish_routes(engine, load_route_file(DEMO_ROUTES_FILE))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from temporalio.client import Client
@@ -20,11 +20,19 @@ from activities.streaming import StreamChannels
 from configuration import Settings
 from configuration.temporal import build_codec, connect, ensure_search_attributes
 from contracts.request import RequestInput
-from gateway.auth import tenant_for
-from gateway.codec_routes import codec_router
-from gateway.errors import ApiError, install_error_handlers
+from gateway.auth import authenticated_tenant
+from gateway.body_limit import BodySizeLimit
+from gateway.codec_routes import codec_endpoint_token, codec_router
+from gateway.errors import ERROR_STATUSES, error_responses, install_error_handlers
 from gateway.metrics import GatewayMetrics
-from gateway.openai_wire import parse_chat_request, to_chat_completion, to_chat_request
+from gateway.openai_answers import (
+    CHAT_COMPLETION_200,
+    ModelCard,
+    ModelList,
+    add_stream_chunk_schemas,
+    to_chat_completion,
+)
+from gateway.openai_wire import ChatCompletionRequest, refuse_unsupported, to_chat_request
 from gateway.request_flow import (
     GatewayState,
     provider_task_queue,
@@ -39,6 +47,8 @@ from store import create_store_engine, init_schema
 from store.routes import list_routes
 
 log = logging.getLogger(__name__)
+
+Tenant = Annotated[str, Depends(authenticated_tenant)]
 
 
 def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
@@ -66,8 +76,28 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
             await asyncio.gather(*tasks, return_exceptions=True)
             engine.dispose()
 
-    app = FastAPI(title="Interlock gateway", version="0.1.0", lifespan=lifespan)
+    codec_token = codec_endpoint_token(settings)  # refuses an open codec on a public bind
+    # Strict Content-Type checking guards cookie-authenticated apps against cross-site posts that
+    # skip the CORS preflight; every call here carries an API key a browser would not add
+    # unasked, and many OpenAI clients and scripts send JSON without the header.
+    app = FastAPI(
+        title="Interlock gateway",
+        version="0.1.0",
+        lifespan=lifespan,
+        strict_content_type=False,
+    )
     install_error_handlers(app)
+    generated_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        first_time = app.openapi_schema is None
+        document = generated_openapi()  # FastAPI builds it once, then returns its cached copy
+        if first_time:
+            add_stream_chunk_schemas(document)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes, path_prefix="/v1/")
     metrics = GatewayMetrics()
     app.state.metrics = metrics
     if settings.codec_endpoint:
@@ -78,7 +108,7 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
             allow_headers=["*"],
             allow_credentials=True,
         )
-        app.include_router(codec_router(build_codec(settings)))
+        app.include_router(codec_router(build_codec(settings), codec_token))
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus_metrics() -> Response:
@@ -89,29 +119,23 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/v1/models")
-    async def models(request: Request) -> dict:
+    @app.get("/v1/models", responses=error_responses(401, 500, 503))
+    async def models(request: Request, _tenant: Tenant) -> ModelList:
         state: GatewayState = request.app.state.gateway
-        await tenant_for(request, state.engine)
         routes = await asyncio.to_thread(list_routes, state.engine)
-        return {
-            "object": "list",
-            "data": [
-                {
-                    "id": r.name,
-                    "object": "model",
-                    "created": int(r.created_at.timestamp()),
-                    "owned_by": "interlock",
-                }
-                for r in routes
-            ],
-        }
+        return ModelList(
+            data=[ModelCard(id=r.name, created=int(r.created_at.timestamp())) for r in routes]
+        )
 
-    @app.post("/v1/chat/completions")
-    async def chat_completions(request: Request) -> JSONResponse:
+    @app.post(
+        "/v1/chat/completions",
+        responses={200: CHAT_COMPLETION_200, **error_responses(*ERROR_STATUSES)},
+    )
+    async def chat_completions(
+        request: Request, wire: ChatCompletionRequest, tenant: Tenant
+    ) -> Response:
         state: GatewayState = request.app.state.gateway
-        tenant = await tenant_for(request, state.engine)
-        wire = parse_chat_request(await read_json(request, state.settings.max_body_bytes))
+        refuse_unsupported(wire)
         request_id = f"chatcmpl-{uuid.uuid4().hex}"
         began = time.perf_counter()
         request_input = RequestInput(
@@ -121,34 +145,17 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
             chat=to_chat_request(wire),
             provider_task_queue=provider_task_queue(state.settings),
             stream_task_queue=state.stream_queue if wire.stream else None,
+            stream_start_timeout_seconds=state.settings.stream_start_timeout_seconds,
+            stream_heartbeat_timeout_seconds=state.settings.stream_heartbeat_timeout_seconds,
         )
         if wire.stream:
-            return await stream_request(state, request_input, wire, metrics, began)
+            return await stream_request(state, request, request_input, wire, metrics, began)
         result = await run_request(state, request_input)
         record_metrics(metrics, result, time.perf_counter() - began)
         headers = result_headers(result)
         if result.error is not None:
             raise_request_error(result, headers)
-        return JSONResponse(to_chat_completion(result), headers=headers)
+        completion = to_chat_completion(result)
+        return JSONResponse(completion.model_dump(mode="json"), headers=headers)
 
     return app
-
-
-async def read_json(request: Request, limit: int) -> object:
-    declared = request.headers.get("content-length", "")
-    too_large = ApiError(413, f"request body exceeds {limit} bytes", code="request_too_large")
-    if declared.isdigit() and int(declared) > limit:
-        raise too_large
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise too_large
-    if not body:
-        raise ApiError(400, "the request body is empty; send a JSON object", code="invalid_json")
-    try:
-        return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(
-            400, f"the request body is not valid JSON: {exc}", code="invalid_json"
-        ) from None

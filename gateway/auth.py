@@ -1,36 +1,44 @@
-"""API key authentication: Bearer token (OpenAI style) or x-api-key."""
+"""API key authentication: Bearer token (OpenAI style) or x-api-key.
+
+Both are declared as FastAPI security schemes, so /openapi.json tells clients (and fuzzers) how to
+authenticate; the key itself is checked against its digest in the store.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
-from fastapi import Request
-from sqlalchemy.engine import Engine
+from fastapi import Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from gateway.errors import ApiError
 from store.tenants import authenticate
 
-
-def presented_key(request: Request) -> str:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
-    if key := request.headers.get("x-api-key", "").strip():
-        return key
-    raise ApiError(
-        401,
-        "no API key provided: send 'Authorization: Bearer <key>'",
-        code="missing_api_key",
-        headers={"WWW-Authenticate": "Bearer"},
-    )
+_bearer = HTTPBearer(
+    auto_error=False, scheme_name="ApiKeyBearer", description="Authorization: Bearer <API key>"
+)
+_api_key_header = APIKeyHeader(
+    name="x-api-key", auto_error=False, scheme_name="ApiKeyHeader", description="The API key"
+)
 
 
-async def tenant_for(request: Request, engine: Engine) -> str:
-    key = presented_key(request)
-    tenant = await asyncio.to_thread(authenticate, engine, key)
-    if tenant is None:
-        raise ApiError(
-            401, "invalid API key", code="invalid_api_key", headers={"WWW-Authenticate": "Bearer"}
+def _unauthorized(message: str, code: str) -> ApiError:
+    return ApiError(401, message, code=code, headers={"WWW-Authenticate": "Bearer"})
+
+
+async def authenticated_tenant(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    api_key: Annotated[str | None, Security(_api_key_header)],
+) -> str:
+    """The tenant whose API key the request carries; a 401 if it carries none or a wrong one."""
+    key = bearer.credentials if bearer is not None else (api_key or "").strip()
+    if not key:
+        raise _unauthorized(
+            "no API key provided: send 'Authorization: Bearer <key>'", "missing_api_key"
         )
+    tenant = await asyncio.to_thread(authenticate, request.app.state.gateway.engine, key)
+    if tenant is None:
+        raise _unauthorized("invalid API key", "invalid_api_key")
     return tenant

@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
+
+
+class ErrorDetail(BaseModel):
+    message: str = Field(description="What went wrong, for a person to read.")
+    type: str = Field(description="Error family: invalid_request_error, provider_error, ...")
+    param: str | None = Field(description="The request field at fault, dotted ('messages.0.role').")
+    code: str | None = Field(description="Machine-readable reason: invalid_value, ...")
+
+
+class ErrorResponse(BaseModel):
+    """The body of every error answer, as OpenAI shapes it."""
+
+    error: ErrorDetail
 
 
 class ApiError(Exception):
@@ -35,15 +50,69 @@ class ApiError(Exception):
 
 
 def error_response(error: ApiError) -> JSONResponse:
-    body = {
-        "error": {
-            "message": error.message,
-            "type": error.type,
-            "param": error.param,
-            "code": error.code,
-        }
+    body = ErrorResponse(
+        error=ErrorDetail(
+            message=error.message, type=error.type, param=error.param, code=error.code
+        )
+    )
+    return JSONResponse(body.model_dump(), status_code=error.status, headers=error.headers)
+
+
+# Every status the OpenAI endpoints answer with besides 200, for their OpenAPI documentation.
+ERROR_STATUSES: dict[int, str] = {
+    400: "Invalid request: unreadable JSON, a value out of range, an unsupported parameter",
+    401: "Missing or invalid API key",
+    404: "Unknown model or route",
+    413: "Request body larger than INTERLOCK_MAX_BODY_BYTES",
+    415: "Request body sent with a Content-Type other than JSON",
+    429: "The provider is rate limiting",
+    500: "A fault inside the gateway",
+    502: "The provider failed after its retries and fallbacks",
+    503: "Temporal, or a guardrail the route requires, is unavailable",
+    504: "The request did not finish in time",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for these error statuses, all in the OpenAI error shape.
+
+    The 4XX range stands for any other client error (405, ...) and keeps FastAPI from
+    documenting its own 422, which the validation handler turns into a 400.
+    """
+    documented: dict[int | str, dict[str, Any]] = {
+        status: {"model": ErrorResponse, "description": ERROR_STATUSES[status]}
+        for status in statuses
     }
-    return JSONResponse(body, status_code=error.status, headers=error.headers)
+    documented["4XX"] = {"model": ErrorResponse, "description": "Any other client error"}
+    return documented
+
+
+def validation_error(exc: RequestValidationError) -> ApiError:
+    """The first of pydantic's complaints about a request, as an OpenAI error."""
+    first = exc.errors()[0]
+    kind, location = first["type"], tuple(first["loc"])
+    if kind == "json_invalid":
+        reason = first.get("ctx", {}).get("error", "unreadable")
+        return ApiError(400, f"the request body is not valid JSON: {reason}", code="invalid_json")
+    if location == ("body",):
+        if kind == "missing":
+            return ApiError(
+                400, "the request body is empty; send a JSON object", code="invalid_json"
+            )
+        if isinstance(first.get("input"), bytes):
+            # FastAPI parses JSON only when the Content-Type says JSON (or is absent).
+            return ApiError(
+                415,
+                "send the request body as JSON, with 'Content-Type: application/json'",
+                code="unsupported_media_type",
+            )
+        return ApiError(400, "the request body must be a JSON object", code="invalid_request")
+    # pydantic's locations start with where the value was: body, query, header, path.
+    path = location[1:] if location[0] == "body" else location
+    param = ".".join(str(part) for part in path)
+    return ApiError(
+        400, f"invalid value for '{param}': {first['msg']}", param=param, code="invalid_value"
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -53,12 +122,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
+        # FastAPI raises a bare 400 only when it cannot decode a body it tried to read as JSON.
+        code = {400: "invalid_json", 404: "not_found", 405: "method_not_allowed"}.get(
+            exc.status_code
+        )
         return error_response(ApiError(exc.status_code, str(exc.detail), code=code))
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_response(ApiError(400, str(exc.errors()[:1]), code="invalid_request"))
+        return error_response(validation_error(exc))
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

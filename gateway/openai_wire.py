@@ -1,24 +1,23 @@
-"""The OpenAI chat-completions wire format, and its translation to and from Interlock's contract."""
+"""The OpenAI chat-completions request, and its translation into Interlock's contract.
+
+The answers going back out are in gateway/openai_answers.py."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
-import time
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from contracts.chat import (
     ChatMessage,
     ChatRequest,
-    ChatResponse,
     SamplingParams,
     ToolCall,
     ToolSpec,
 )
-from contracts.request import RequestResult
 from gateway.errors import ApiError
 
 
@@ -70,21 +69,35 @@ class WireMessage(BaseModel):
 
 
 class ChatCompletionRequest(BaseModel):
-    # Unknown OpenAI parameters are tolerated (clients send many); ones that would change the
-    # answer and that Interlock cannot honour yet are refused below rather than ignored.
-    model_config = ConfigDict(extra="allow")
+    """The body of POST /v1/chat/completions, as OpenAI defines it."""
 
-    model: str = Field(min_length=1, max_length=256)
+    # Unknown OpenAI parameters are tolerated (clients send many); ones that would change the
+    # answer and that Interlock cannot honour yet are refused (refuse_unsupported) rather than
+    # ignored.
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [{"model": "chat", "messages": [{"role": "user", "content": "Hello"}]}]
+        },
+    )
+
+    model: str = Field(
+        min_length=1,
+        max_length=256,
+        description="A route name, or 'provider/model' to address a model directly.",
+    )
     messages: list[WireMessage] = Field(min_length=1)
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, gt=0, le=1)
     max_tokens: int | None = Field(None, ge=1)
     max_completion_tokens: int | None = Field(None, ge=1)
-    stop: str | list[str] | None = None
+    stop: str | list[str] | None = Field(None, description="Up to 4 stop sequences.")
     seed: int | None = None
-    stream: bool = False
-    stream_options: dict[str, Any] | None = None
-    n: int = Field(1, ge=1)
+    stream: bool = Field(False, description="Answer as server-sent events (text/event-stream).")
+    stream_options: dict[str, Any] | None = Field(
+        None, description="{'include_usage': true} adds a last chunk with the token usage."
+    )
+    n: int = Field(1, ge=1, description="Only 1 is supported.")
     user: str | None = None
     tools: list[WireTool] | None = None
     tool_choice: Literal["auto", "none", "required"] | WireNamedToolChoice | None = None
@@ -104,28 +117,19 @@ UNSUPPORTED = {
 }
 
 
-def parse_chat_request(raw: Any) -> ChatCompletionRequest:
-    if not isinstance(raw, dict):
-        raise ApiError(400, "the request body must be a JSON object", code="invalid_request")
-    try:
-        parsed = ChatCompletionRequest.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        param = ".".join(str(p) for p in first["loc"]) or None
-        raise ApiError(
-            400, f"invalid value for '{param}': {first['msg']}", param=param, code="invalid_value"
-        ) from None
-    if parsed.n != 1:
+def refuse_unsupported(wire: ChatCompletionRequest) -> None:
+    """A 400 for parameters that would change the answer and that Interlock cannot honour yet."""
+    if wire.n != 1:
         raise ApiError(400, "only n=1 is supported", param="n", code="unsupported_parameter")
+    extra = wire.model_extra or {}
     for field, feature in UNSUPPORTED.items():
-        if raw.get(field) not in (None, False):
+        if extra.get(field) not in (None, False):
             raise ApiError(
                 400,
                 f"{feature} ('{field}') is not supported yet",
                 param=field,
                 code="unsupported_parameter",
             )
-    return parsed
 
 
 def to_chat_request(wire: ChatCompletionRequest) -> ChatRequest:
@@ -210,49 +214,6 @@ def _check_tool_messages(messages: list[WireMessage]) -> None:
                 param=f"messages.{index}.tool_calls",
                 code="invalid_value",
             )
-
-
-def to_chat_completion(result: RequestResult) -> dict[str, Any]:
-    response = result.response
-    assert response is not None
-    return {
-        "id": result.request_id,
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": f"{response.provider}/{response.model}",
-        "choices": [
-            {
-                "index": 0,
-                "message": _assistant_message(response),
-                "logprobs": None,
-                "finish_reason": response.finish_reason,
-            }
-        ],
-        "usage": {
-            "prompt_tokens": response.usage.input_tokens,
-            "completion_tokens": response.usage.output_tokens,
-            "total_tokens": response.usage.total_tokens,
-        },
-        "system_fingerprint": None,
-    }
-
-
-def _assistant_message(response: ChatResponse) -> dict[str, Any]:
-    # A filtered answer, or one that only calls tools, has no content, as OpenAI reports it.
-    no_text = response.finish_reason == "content_filter" or (
-        response.tool_calls and not response.text
-    )
-    message: dict[str, Any] = {"role": "assistant", "content": None if no_text else response.text}
-    if response.tool_calls:
-        message["tool_calls"] = [
-            {
-                "id": pack_tool_call_id(call.id, call.provider_state),
-                "type": "function",
-                "function": {"name": call.name, "arguments": call.arguments},
-            }
-            for call in response.tool_calls
-        ]
-    return message
 
 
 # Some providers need state of their own back with a tool call when the conversation continues

@@ -44,7 +44,7 @@ def build_stream_worker(
     client: Client, task_queue: str, registry: ProviderRegistry, channels: StreamChannels
 ) -> Worker:
     """The worker on this process's private queue: streamed calls land where their client is."""
-    streaming = StreamingActivities(registry, channels)
+    streaming = StreamingActivities(registry, channels, default_registry())
     return Worker(
         client,
         task_queue=task_queue,

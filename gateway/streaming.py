@@ -13,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from fastapi.responses import StreamingResponse
+from fastapi import Request
+from fastapi.responses import Response, StreamingResponse
 
 from contracts.chat import StreamChunk
 from contracts.request import RequestInput, RequestResult
@@ -35,29 +36,37 @@ from gateway.request_flow import (
 
 async def stream_request(
     state: GatewayState,
+    http: Request,
     request: RequestInput,
     wire: ChatCompletionRequest,
     metrics: GatewayMetrics,
     began: float,
-) -> StreamingResponse:
-    queue = state.channels.open(request.request_id)
+) -> Response:
+    queue = state.channels.open(request.request_id).chunks
     try:
         handle = await start_request(state, request)
     except BaseException:
         state.channels.close(request.request_id)
         raise
     result_task = asyncio.create_task(finish_request(state, request, handle))
+    result_task.add_done_callback(_settled(metrics, began))
+    # Closing the channel when the client leaves stops the provider call (it is billed per token).
+    disconnected = asyncio.create_task(_disconnect(http))
     include_usage = bool((wire.stream_options or {}).get("include_usage"))
     chunks = _Chunks(request.request_id, wire.model)
 
     # Hold the response back until there is output or a result.
     getter = asyncio.create_task(queue.get())
-    await asyncio.wait({getter, result_task}, return_when=asyncio.FIRST_COMPLETED)
-    if not getter.done():
+    await asyncio.wait({getter, result_task, disconnected}, return_when=asyncio.FIRST_COMPLETED)
+    if disconnected.done():
         getter.cancel()
         state.channels.close(request.request_id)
+        return Response(status_code=499)  # nobody will read it; the outcome records the why
+    if not getter.done():
+        getter.cancel()
+        disconnected.cancel()
+        state.channels.close(request.request_id)
         result = await result_task  # an ApiError here is answered with its own status
-        record_metrics(metrics, result, time.perf_counter() - began)
         if result.error is not None:
             raise_request_error(result, result_headers(result))
         return StreamingResponse(
@@ -72,7 +81,11 @@ async def stream_request(
             pending: asyncio.Task | None = getter
             while pending is not None:
                 if not pending.done():
-                    await asyncio.wait({pending, result_task}, return_when=asyncio.FIRST_COMPLETED)
+                    await asyncio.wait(
+                        {pending, result_task, disconnected}, return_when=asyncio.FIRST_COMPLETED
+                    )
+                if disconnected.done():
+                    return
                 if not pending.done():
                     pending.cancel()
                     break
@@ -87,18 +100,36 @@ async def stream_request(
             except ApiError as exc:
                 yield chunks.error(exc.message, exc.type, exc.code)
                 return
-            record_metrics(metrics, result, time.perf_counter() - began)
             if result.error is not None:
                 yield chunks.error(result.error.message, result.error.type, result.error.code)
                 return
             for event in chunks.ending(result, include_usage):
                 yield event
         finally:
+            disconnected.cancel()
             state.channels.close(request.request_id)
 
     return StreamingResponse(
         live(), media_type="text/event-stream", headers={"x-request-id": request.request_id}
     )
+
+
+async def _disconnect(http: Request) -> None:
+    """Returns when the client closes its connection. The body has been read by now, so the
+    only message left to receive is the disconnect."""
+    while (await http.receive())["type"] != "http.disconnect":
+        pass
+
+
+def _settled(metrics: GatewayMetrics, began: float) -> Callable[[asyncio.Task], None]:
+    """Counts the request when its workflow ends, whether or not the client stayed to see it."""
+
+    def record(task: asyncio.Task) -> None:
+        if task.cancelled() or task.exception() is not None:
+            return  # an ApiError: counted by the error handler that answers it
+        record_metrics(metrics, task.result(), time.perf_counter() - began)
+
+    return record
 
 
 class _Chunks:

@@ -1,18 +1,12 @@
-"""Engines and schema set-up for SQLite (embedded default) and PostgreSQL."""
+"""Engines for SQLite (embedded default) and PostgreSQL."""
 
 from __future__ import annotations
 
-import fcntl
 from pathlib import Path
 
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
-from sqlmodel import SQLModel, create_engine
-
-from store import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
-
-# Any constant works; it only has to be the same in every process that sets up the schema.
-_SCHEMA_LOCK_ID = 0x1_7E_21_0C
+from sqlmodel import create_engine
 
 
 def normalize_url(url: str) -> str:
@@ -43,25 +37,3 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
-
-
-def init_schema(engine: Engine) -> None:
-    """Create missing tables. Safe to run from every process at every start, even concurrently."""
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as connection:
-            # Two replicas starting at once would race on CREATE TABLE; serialize them.
-            connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _SCHEMA_LOCK_ID})
-            SQLModel.metadata.create_all(connection)
-        return
-    database = engine.url.database
-    if not database or database == ":memory:":
-        SQLModel.metadata.create_all(engine)
-        return
-    # Processes started together on a fresh file would race on CREATE TABLE; serialize them
-    # with an advisory lock on a file beside the database.
-    with open(f"{database}.schema-lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            SQLModel.metadata.create_all(engine)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)

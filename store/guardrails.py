@@ -1,26 +1,22 @@
-"""Route guardrail policies."""
+"""Route guardrail policies: part of a route's versioned configuration (see store.routes)."""
 
 from __future__ import annotations
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
 from contracts.guardrails import GuardrailPolicy
-from store.tables import Route, RouteGuardrails, utcnow
+from store.routes import live_config, set_guardrails
 
 
-def set_route_policy(engine: Engine, route: str, policy: GuardrailPolicy) -> None:
-    with Session(engine) as session:
-        if session.get(Route, route) is None:
-            raise ValueError(f"no route named {route!r}")
-        row = session.get(RouteGuardrails, route) or RouteGuardrails(route_name=route)
-        row.policy = policy.model_dump(mode="json")
-        row.updated_at = utcnow()
-        session.add(row)
-        session.commit()
+def set_route_policy(engine: Engine, route: str, policy: GuardrailPolicy) -> int:
+    """Publish the route's live variants with `policy` as a new version; returns the version.
+
+    Raises ValueError for an unknown route. Setting the live policy again writes nothing.
+    """
+    return set_guardrails(engine, route, policy)
 
 
 def route_policy(engine: Engine, route: str) -> GuardrailPolicy | None:
-    with Session(engine) as session:
-        row = session.get(RouteGuardrails, route)
-        return None if row is None else GuardrailPolicy.model_validate(row.policy)
+    """The live version's policy, or None for an unknown route."""
+    found = live_config(engine, route)
+    return None if found is None else found[1].guardrails

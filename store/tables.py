@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, ForeignKeyConstraint, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -25,15 +25,35 @@ class Route(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
-class RouteVariant(SQLModel, table=True):
-    """One provider/model a route can send traffic to, in one version of the route.
-
-    Versions are append-only: a change writes a new version and moves `Route.active_version`,
-    so every outcome can be traced to the exact configuration that produced it.
+class RouteVersion(SQLModel, table=True):
+    """One published configuration of a route: description and guardrail policy here, variants
+    in route_variants. Versions are append-only: a change writes a new version and moves
+    `Route.active_version`, so every outcome can be traced to the exact configuration that
+    produced it. The primary key makes each version number a route's only once, whoever publishes.
     """
 
+    __tablename__ = "route_versions"
+
+    route_name: str = Field(primary_key=True, foreign_key="routes.name", max_length=128)
+    version: int = Field(primary_key=True)
+    description: str = ""
+    guardrails: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    """contracts.guardrails.GuardrailPolicy as JSON; {} is the default policy."""
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class RouteVariant(SQLModel, table=True):
+    """One provider/model a route can send traffic to, in one version of the route."""
+
     __tablename__ = "route_variants"
-    __table_args__ = (UniqueConstraint("route_name", "version", "variant"),)
+    __table_args__ = (
+        UniqueConstraint("route_name", "version", "variant"),
+        ForeignKeyConstraint(
+            ["route_name", "version"],
+            ["route_versions.route_name", "route_versions.version"],
+            name="fk_route_variants_route_version",
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     route_name: str = Field(foreign_key="routes.name", index=True, max_length=128)
@@ -98,13 +118,3 @@ class Outcome(SQLModel, table=True):
     started_at: datetime
     finished_at: datetime
     created_at: datetime = Field(default_factory=utcnow)
-
-
-class RouteGuardrails(SQLModel, table=True):
-    """A route's guardrail policy (contracts.guardrails.GuardrailPolicy as JSON)."""
-
-    __tablename__ = "route_guardrails"
-
-    route_name: str = Field(primary_key=True, foreign_key="routes.name", max_length=128)
-    policy: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    updated_at: datetime = Field(default_factory=utcnow)

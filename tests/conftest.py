@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
@@ -144,6 +145,26 @@ async def temporal_env(
         await env.shutdown()
 
 
+@contextlib.asynccontextmanager
+async def serving(app: FastAPI) -> AsyncIterator[str]:
+    """Serve `app` under uvicorn on a free loopback port; yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    task = asyncio.create_task(server.serve())
+    for _ in range(200):
+        if server.started or task.done():
+            break
+        await asyncio.sleep(0.05)
+    assert server.started, "the gateway did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
 @dataclass
 class RunningStack:
     settings: Settings
@@ -168,29 +189,10 @@ async def stack(
     client = temporal_env.client
     workers = worker_module.build_workers(client, settings)
     worker_tasks = [asyncio.create_task(w.run()) for w in workers]
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, client=client),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            lifespan="on",
-        )
-    )
-    server_task = asyncio.create_task(server.serve())
-    for _ in range(200):
-        if server.started or server_task.done():
-            break
-        await asyncio.sleep(0.05)
-    assert server.started, "the gateway did not start"
     try:
-        yield RunningStack(
-            settings, client, f"http://127.0.0.1:{port}", DEMO_KEY, engine, temporal_env.db_file
-        )  # type: ignore[attr-defined]
+        async with serving(create_app(settings, client=client)) as base_url:
+            yield RunningStack(settings, client, base_url, DEMO_KEY, engine, temporal_env.db_file)  # type: ignore[attr-defined]
     finally:
-        server.should_exit = True
-        await server_task
         for w in workers:
             await w.shutdown()
         for task in worker_tasks:

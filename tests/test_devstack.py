@@ -370,15 +370,14 @@ def test_dev_fails_fast_when_the_gateway_port_is_taken(tmp_path: Path):
         holder.listen()
         taken = holder.getsockname()[1]
         with interlock_dev(tmp_path, gateway_port=taken) as run:
-            started = time.monotonic()
+            # Failing fast means failing before anything starts (checked below), not within a
+            # number of seconds a loaded machine may not meet; this wait only bounds a hang.
             try:
-                code = run.process.wait(20)
+                code = run.process.wait(60)
             except subprocess.TimeoutExpired:
                 pytest.fail(f"interlock dev did not exit with port {taken} taken:\n{run.output()}")
-            elapsed = time.monotonic() - started
             output = " ".join(run.output().split())  # rich may wrap the message
             assert code == 2, output
-            assert elapsed < 10, f"took {elapsed:.1f} s to notice the taken port"
             assert f"port {taken}" in output, output
             assert "--gateway-port" in output, output
             assert "in use" in output, output

@@ -85,7 +85,9 @@ async def test_explicit_provider_model(stack) -> None:
     assert response.headers["x-interlock-variant"] == "explicit"
 
 
-async def test_provider_failure_is_a_502_with_an_outcome(stack) -> None:
+@pytest.fixture
+def always_down_route(stack) -> str:
+    """A route whose only variant always fails, published by each test that needs it."""
     publish_route(
         stack.engine,
         "always-down",
@@ -98,10 +100,14 @@ async def test_provider_failure_is_a_502_with_an_outcome(stack) -> None:
             )
         ],
     )
+    return "always-down"
+
+
+async def test_provider_failure_is_a_502_with_an_outcome(stack, always_down_route) -> None:
     async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as http:
         response = await http.post(
             "/v1/chat/completions",
-            json=chat_body("always-down"),
+            json=chat_body(always_down_route),
             headers={"Authorization": f"Bearer {stack.api_key}"},
         )
     assert response.status_code == 502, response.text
@@ -282,6 +288,66 @@ BAD_INPUTS = [
         "request_too_large",
         id="oversized-body",
     ),
+    pytest.param(
+        {"content": b'{"model": "\x80"}', "headers": {"Authorization": AUTH}},
+        400,
+        "invalid_json",
+        id="not-utf8-inside-json",
+    ),
+    pytest.param(
+        {"content": b"null", "headers": {"Authorization": AUTH}},
+        400,
+        "invalid_request",
+        id="null-body",
+    ),
+    pytest.param(
+        {
+            "content": json.dumps(chat_body()).encode(),
+            "headers": {"Authorization": AUTH, "Content-Type": "text/plain"},
+        },
+        415,
+        "unsupported_media_type",
+        id="json-sent-as-text",
+    ),
+    pytest.param(
+        {
+            "content": json.dumps(chat_body()).encode(),
+            "headers": {
+                "Authorization": AUTH,
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        },
+        415,
+        "unsupported_media_type",
+        id="json-sent-as-form",
+    ),
+    pytest.param(
+        {"json": {**chat_body(), "n": 2}, "headers": {"Authorization": AUTH}},
+        400,
+        "unsupported_parameter",
+        id="n-above-one",
+    ),
+    pytest.param(
+        {
+            "json": {**chat_body(), "response_format": {"type": "json_object"}},
+            "headers": {"Authorization": AUTH},
+        },
+        400,
+        "unsupported_parameter",
+        id="response-format",
+    ),
+    pytest.param(
+        {"json": {"model": 42}},
+        401,
+        "missing_api_key",
+        id="bad-body-and-no-key",  # the key is checked before the body's fields
+    ),
+    pytest.param(
+        {"json": chat_body(), "headers": {"x-api-key": "il-wrong"}},
+        401,
+        "invalid_api_key",
+        id="invalid-x-api-key",
+    ),
 ]
 
 
@@ -294,6 +360,32 @@ async def test_bad_input_gets_an_openai_error(stack, request_kwargs, status, cod
     assert error["code"] == code
     assert error["message"] and error["type"]
     assert set(error) == {"message", "type", "param", "code"}
+
+
+async def test_validation_errors_name_the_parameter(stack) -> None:
+    body = {"model": "chat", "messages": [{"role": "user", "content": "x"}], "temperature": 3}
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as http:
+        response = await http.post(
+            "/v1/chat/completions", json=body, headers={"Authorization": AUTH}
+        )
+        nested = await http.post(
+            "/v1/chat/completions",
+            json={"model": "chat", "messages": [{"role": "robot", "content": "x"}]},
+            headers={"Authorization": AUTH},
+        )
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "temperature"
+    assert "temperature" in response.json()["error"]["message"]
+    assert nested.json()["error"]["param"] == "messages.0.role"
+
+
+async def test_x_api_key_header_authenticates(stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as http:
+        response = await http.post(
+            "/v1/chat/completions", json=chat_body(), headers={"x-api-key": stack.api_key}
+        )
+    assert response.status_code == 200, response.text
+    assert response.json()["object"] == "chat.completion"
 
 
 async def test_oversized_body_without_content_length_is_refused(stack) -> None:
@@ -320,27 +412,28 @@ async def test_unknown_path_and_method_are_openai_errors(stack) -> None:
     assert wrong_method.json()["error"]["code"] == "method_not_allowed"
 
 
-async def test_no_request_workflow_is_left_running(stack) -> None:
-    """After a burst of good and bad requests, every request workflow has finished."""
+async def test_no_request_workflow_is_left_running(stack, always_down_route) -> None:
+    """After a burst of good and bad requests, every request workflow of the burst has finished."""
+    expected = {"chat": 200, "no-such-route": 404, always_down_route: 502}
+    models = list(expected) * 4
     async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as http:
-        bodies = [chat_body(), chat_body("no-such-route"), chat_body("always-down")] * 4
         responses = await asyncio.gather(
             *(
-                http.post("/v1/chat/completions", json=b, headers={"Authorization": AUTH})
-                for b in bodies
+                http.post(
+                    "/v1/chat/completions", json=chat_body(model), headers={"Authorization": AUTH}
+                )
+                for model in models
             )
         )
-    assert {r.status_code for r in responses} <= {200, 404, 502}
-    assert all(r.status_code != 500 for r in responses)
-    query = 'WorkflowType="RequestWorkflow" AND ExecutionStatus="Running"'
-    for _ in range(50):  # visibility is eventually consistent; give it up to 5 s
-        running = [w async for w in stack.client.list_workflows(query)]
-        if not running:
-            break
-        await asyncio.sleep(0.1)
-    assert running == []
-    finished = [w async for w in stack.client.list_workflows('WorkflowType="RequestWorkflow"')]
-    assert len(finished) >= len(bodies)
+    assert [r.status_code for r in responses] == [expected[model] for model in models]
+    # Each answer names its request, whose id is its workflow's: describe reads the workflow's
+    # own state (not the eventually consistent visibility store), and only this test's workflows.
+    request_ids = {r.headers["x-request-id"] for r in responses}
+    assert len(request_ids) == len(models)
+    for request_id in request_ids:
+        description = await stack.client.get_workflow_handle(request_id).describe()
+        assert description.workflow_type == "RequestWorkflow"
+        assert description.status == WorkflowExecutionStatus.COMPLETED, request_id
 
 
 async def test_concurrent_requests_each_record_one_outcome(stack) -> None:

@@ -464,8 +464,10 @@ def test_adding_an_override_to_an_attack_never_lowers_the_score() -> None:
 # --- running time on long adversarial input ---
 
 TWO_HUNDRED_KB = 200_000
-SECONDS_BUDGET = 5.0
-"""Generous for slow CI machines; locally each case takes well under a second."""
+CPU_SECONDS_BUDGET = 5.0
+"""CPU time of the scoring thread, which other processes on a loaded machine do not inflate the
+way they inflate wall-clock time; each case takes well under a second of it. Catastrophic
+backtracking on 200 kB runs for minutes, far past the budget."""
 
 ADVERSARIAL = {
     "repeated words": "ignore all previous the system prompt you are " * 5000,
@@ -495,8 +497,8 @@ ADVERSARIAL = {
 def test_long_adversarial_input_returns_promptly(name: str) -> None:
     text = ADVERSARIAL[name]
     assert len(text) >= TWO_HUNDRED_KB * 0.9
-    began = time.perf_counter()
+    began = time.thread_time()
     result = injection_score(text)
-    elapsed = time.perf_counter() - began
+    cpu_seconds = time.thread_time() - began
     assert 0.0 <= result.score <= 1.0
-    assert elapsed < SECONDS_BUDGET, f"{name}: {elapsed:.2f}s"
+    assert cpu_seconds < CPU_SECONDS_BUDGET, f"{name}: {cpu_seconds:.2f} s of CPU"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from contracts.chat import ChatMessage, ChatRequest, ChatResponse
+from contracts.chat import ChatMessage, ChatRequest
 from contracts.guardrails import DirectionPolicy
 from guardrails.enforcement import check_input, check_output
 from guardrails.findings import Finding
@@ -100,9 +100,8 @@ def test_injection_threshold_blocks_or_logs(registry) -> None:
 def test_output_check_redacts_new_values(registry) -> None:
     policy = DirectionPolicy(actions={"EMAIL_ADDRESS": "redact"})
     vault = Vault({"<EMAIL_ADDRESS_1>": EMAIL})
-    answer = ChatResponse(
-        provider="simulated", model="sim-fast", text=f"Contact {OTHER_EMAIL} or <EMAIL_ADDRESS_1>"
+    verdict, text = check_output(
+        f"Contact {OTHER_EMAIL} or <EMAIL_ADDRESS_1>", policy, registry, vault
     )
-    verdict, checked = check_output(answer, policy, registry, vault)
-    assert checked.text == "Contact <EMAIL_ADDRESS_2> or <EMAIL_ADDRESS_1>"
+    assert text == "Contact <EMAIL_ADDRESS_2> or <EMAIL_ADDRESS_1>"
     assert verdict.action == "redact"

@@ -65,15 +65,25 @@ async def test_text_arrives_in_pieces_with_usage_at_the_end(stack, client) -> No
     assert row.status == "ok" and row.tokens_out == usage.completion_tokens
 
 
-async def test_a_route_with_output_guardrails_streams_its_checked_answer_whole(client) -> None:
-    # The demo route redacts secrets in output, so its answer cannot go out before the check.
-    stream = await client.chat.completions.create(
-        model="chat", messages=[{"role": "user", "content": "hello"}], stream=True
-    )
-    contents = [
-        c.choices[0].delta.content async for c in stream if c.choices and c.choices[0].delta.content
-    ]
-    assert len(contents) == 1 and contents[0].strip()
+async def test_the_demo_route_streams_through_its_output_guardrails(client) -> None:
+    # The demo route redacts secrets in output; its answers still arrive a piece at a time.
+    # (The simulator's answers have random lengths: a two-word answer may come as one piece.)
+    longest = 0
+    for _ in range(3):
+        stream = await client.chat.completions.create(
+            model="chat", messages=[{"role": "user", "content": "hello"}], stream=True
+        )
+        contents = [
+            c.choices[0].delta.content
+            async for c in stream
+            if c.choices and c.choices[0].delta.content
+        ]
+        words = len("".join(contents).split())
+        assert words > 0
+        if words > 2:
+            assert len(contents) > 1
+        longest = max(longest, words)
+    assert longest > 2
 
 
 async def test_errors_before_output_keep_their_status(client) -> None:
@@ -101,7 +111,7 @@ async def test_a_stream_cut_after_output_ends_in_an_error_event(stack, client) -
         async for chunk in stream:
             received.append(chunk)
     assert received  # part of the answer had gone out
-    assert "StreamFailedAfterOutput" in str(failure.value.body) or failure.value.code
+    assert failure.value.code == "StreamFailedAfterOutput"
     [row] = outcomes_for_request(stack.engine, received[0].id)
     assert (row.status, row.error_class) == ("error", "StreamFailedAfterOutput")
 

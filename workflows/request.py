@@ -9,30 +9,34 @@ so no request ever hangs.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
+from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError, TimeoutType
 
 with workflow.unsafe.imports_passed_through():
     from activities.provider_calls import ProviderActivities
     from activities.request_steps import RequestStepActivities
-    from activities.streaming import StreamingActivities
+    from activities.streaming import CLIENT_GONE, StreamingActivities
     from contracts.chat import ChatRequest, ChatResponse
     from contracts.guardrails import GuardrailPolicy, InputCheckResult, Verdict
     from contracts.outcome import OutcomeRecord
     from contracts.request import (
+        REQUEST_DEADLINE_PASSED,
         Guardrails,
         ProviderCallInput,
         RequestError,
         RequestInput,
         RequestResult,
+        StreamOutputCheck,
     )
     from contracts.routing import RouteTarget
     from contracts.steps import AdmitInput, BedrockCheck, BedrockCheckResult, SettleInput
     from guardrails.chat_texts import request_texts, response_texts, with_request_texts
     from guardrails.enforcement import merge_external, streams_live
+    from guardrails.stream_guard import needs_guard
     from workflows import search_attributes
     from workflows.selection import arm_name, fallback_chain, next_fallback, pick_target
 
@@ -47,7 +51,14 @@ PROVIDER_RETRY = RetryPolicy(
     maximum_attempts=3,
 )
 PROVIDER_CALL_TIMEOUT = timedelta(seconds=60)
-STREAM_HEARTBEAT_TIMEOUT = timedelta(seconds=30)
+# Time kept back from the execution timeout for settling, so that a request that runs out of time
+# still records its outcome: an unrecorded failure would bias every later decision about its arm.
+SETTLE_TIME = timedelta(seconds=5)
+# Streamed answers pass through the route's output checks as they go out (they used to be sent
+# whole wherever output checks could redact or block).
+STREAM_THROUGH_OUTPUT_CHECKS = "stream-through-output-checks"
+# Not worth starting a provider call with less time than this left.
+MIN_CALL_TIME = timedelta(milliseconds=100)
 GUARDRAILS_UNAVAILABLE = RequestError(
     type="service_unavailable",
     message="the route's guardrails could not check this request; it was not processed",
@@ -62,6 +73,8 @@ _ERROR_MAP: dict[str, tuple[str, int]] = {
     "ContextWindowExceeded": ("invalid_request_error", 400),
     "ContentPolicyRefusal": ("invalid_request_error", 400),
     "UnknownModel": ("invalid_request_error", 404),
+    # Nobody is left to answer; 499 is what proxies log for a request its client abandoned.
+    CLIENT_GONE: ("client_closed", 499),
     # Anything else (upstream 5xx, auth failures on the gateway's own credentials, malformed or
     # interrupted answers) is the upstream's fault, not the client's: 502.
 }
@@ -87,6 +100,7 @@ class RequestWorkflow:
     @workflow.run
     async def run(self, request: RequestInput) -> RequestResult:
         started = workflow.now()
+        deadline, settle_time = _deadline()
         admitted = await workflow.execute_local_activity_method(
             RequestStepActivities.admit,
             AdmitInput(
@@ -127,57 +141,16 @@ class RequestWorkflow:
                 code="content_filter",
             )
         elif error is None:
-            # Each variant is retried by Temporal first; when one still fails, the next variant
-            # of the route may answer instead, and the failed arm keeps its own outcome row so
-            # that a failing candidate still counts against it.
-            chain = fallback_chain(route.targets, target)
-            # Text already streamed cannot be taken back, so a route whose output guardrails
-            # may change the answer gets it whole: the client then receives it as one chunk.
-            streaming = request.stream_task_queue is not None and streams_live(policy)
-            index: int | None = 0
-            while index is not None:
-                target, arm_started = chain[index], workflow.now()
-                call = ProviderCallInput(
-                    request_id=request.request_id, target=target, chat=checked.chat
-                )
-                try:
-                    if streaming:
-                        response = await workflow.execute_activity_method(
-                            StreamingActivities.stream_provider,
-                            call,
-                            task_queue=request.stream_task_queue,
-                            start_to_close_timeout=PROVIDER_CALL_TIMEOUT,
-                            heartbeat_timeout=STREAM_HEARTBEAT_TIMEOUT,
-                            retry_policy=PROVIDER_RETRY,
-                        )
-                    else:
-                        response = await workflow.execute_activity_method(
-                            ProviderActivities.call_provider,
-                            call,
-                            task_queue=request.provider_task_queue,
-                            start_to_close_timeout=PROVIDER_CALL_TIMEOUT,
-                            retry_policy=PROVIDER_RETRY,
-                        )
-                    error = None
-                    break
-                except ActivityError as exc:
-                    error = _request_error(exc)
-                following = next_fallback(chain, index, error.code)
-                if following is None:
-                    break
-                failed_arms.append(
-                    _failed_arm(
-                        request,
-                        route.route,
-                        target,
-                        arm_name(index),
-                        error,
-                        arm_started,
-                        workflow.now(),
-                    )
-                )
-                index = following
-            arm = arm_name(index if index is not None else 0)
+            call = await _call_providers(
+                request, route.route, target, route.targets, checked, policy, deadline
+            )
+            response, error, arm, target, failed_arms = (
+                call.response,
+                call.error,
+                call.arm,
+                call.target,
+                call.failed_arms,
+            )
         if response is not None and policy.bedrock is not None:
             output_bedrock, error = await _bedrock_check(policy, "OUTPUT", _texts(response))
 
@@ -215,7 +188,9 @@ class RequestWorkflow:
                 output_bedrock=output_bedrock,
                 failed_arms=failed_arms,
             ),
-            **LOCAL_STEP,
+            start_to_close_timeout=LOCAL_STEP["start_to_close_timeout"],
+            schedule_to_close_timeout=settle_time,
+            retry_policy=LOCAL_STEP["retry_policy"],
         )
         workflow.upsert_search_attributes(
             [
@@ -232,6 +207,115 @@ class RequestWorkflow:
             error=error,
             guardrails=Guardrails(input=checked.verdict, output=settled.output_verdict),
         )
+
+
+@dataclass
+class _ChainOutcome:
+    response: ChatResponse | None
+    error: RequestError | None
+    arm: str
+    target: RouteTarget
+    failed_arms: list[OutcomeRecord]
+
+
+async def _call_providers(
+    request: RequestInput,
+    route: str,
+    chosen: RouteTarget,
+    targets: list[RouteTarget],
+    checked: InputCheckResult,
+    policy: GuardrailPolicy,
+    deadline: datetime | None,
+) -> _ChainOutcome:
+    """The provider calls: each variant is retried by Temporal first; when one still fails, the
+    route's next variant may answer instead, and the failed arm keeps its own outcome row so that
+    a failing candidate still counts against it. Nothing starts past the request's deadline."""
+    chain = fallback_chain(targets, chosen)
+    streaming, output_check = _streaming(request, policy, checked.vault)
+    failed_arms: list[OutcomeRecord] = []
+    response, error = None, None
+    index = 0
+    if _time_left(deadline) < MIN_CALL_TIME:
+        return _ChainOutcome(None, REQUEST_DEADLINE_PASSED, arm_name(0), chosen, [])
+    while True:
+        target, arm_started = chain[index], workflow.now()
+        budget = None if deadline is None else deadline - arm_started
+        call = ProviderCallInput(
+            request_id=request.request_id,
+            target=target,
+            chat=checked.chat,
+            output_check=output_check,
+        )
+        try:
+            if streaming:
+                response = await workflow.execute_activity_method(
+                    StreamingActivities.stream_provider,
+                    call,
+                    task_queue=request.stream_task_queue,
+                    # A stream can only be served by the gateway holding its client; if that
+                    # gateway is gone, so is the client: give up rather than wait for it.
+                    schedule_to_start_timeout=timedelta(
+                        seconds=request.stream_start_timeout_seconds
+                    ),
+                    start_to_close_timeout=PROVIDER_CALL_TIMEOUT,
+                    schedule_to_close_timeout=budget,
+                    heartbeat_timeout=timedelta(seconds=request.stream_heartbeat_timeout_seconds),
+                    retry_policy=PROVIDER_RETRY,
+                )
+            else:
+                response = await workflow.execute_activity_method(
+                    ProviderActivities.call_provider,
+                    call,
+                    task_queue=request.provider_task_queue,
+                    start_to_close_timeout=PROVIDER_CALL_TIMEOUT,
+                    schedule_to_close_timeout=budget,
+                    retry_policy=PROVIDER_RETRY,
+                )
+            error = None
+            break
+        except ActivityError as exc:
+            error = _request_error(exc)
+        following = next_fallback(chain, index, error.code)
+        # Past the deadline the chain stops with this arm's own error as the request's.
+        if following is None or _time_left(deadline) < MIN_CALL_TIME:
+            break
+        failed_arms.append(
+            _failed_arm(request, route, target, arm_name(index), error, arm_started, workflow.now())
+        )
+        index = following
+    return _ChainOutcome(response, error, arm_name(index), target, failed_arms)
+
+
+def _streaming(
+    request: RequestInput, policy: GuardrailPolicy, vault: dict[str, str]
+) -> tuple[bool, StreamOutputCheck | None]:
+    """Whether the answer streams, and the output check it streams through."""
+    if request.stream_task_queue is None:
+        return False, None
+    if not workflow.patched(STREAM_THROUGH_OUTPUT_CHECKS):
+        # Requests started before output checks could run on a stream: such a route got its
+        # answer whole, checked by settle.
+        return streams_live(policy), None
+    if policy.bedrock is not None:
+        return False, None  # Bedrock's guardrail checks an answer whole
+    if not needs_guard(policy, vault):
+        return True, None
+    return True, StreamOutputCheck(
+        policy=policy.output, vault=vault, restore_output=policy.restore_output
+    )
+
+
+def _time_left(deadline: datetime | None) -> timedelta:
+    return timedelta.max if deadline is None else deadline - workflow.now()
+
+
+def _deadline() -> tuple[datetime | None, timedelta | None]:
+    """When provider calls must stop, and how long settling may then take."""
+    timeout = workflow.info().execution_timeout
+    if timeout is None:
+        return None, None
+    settle_time = min(SETTLE_TIME, timeout / 5)
+    return workflow.info().start_time + timeout - settle_time, settle_time
 
 
 def _failed_arm(
@@ -304,6 +388,15 @@ def _texts(checked: ChatRequest | ChatResponse) -> list[str]:
 
 def _request_error(exc: ActivityError) -> RequestError:
     cause = exc.cause
+    if isinstance(cause, TimeoutError) and cause.type == TimeoutType.SCHEDULE_TO_START:
+        # Only a stream's private queue has this timeout: the gateway holding the client is
+        # gone, and the client with it.
+        return RequestError(
+            type="client_closed",
+            message="the gateway holding the client's connection is gone",
+            http_status=499,
+            code=CLIENT_GONE,
+        )
     if isinstance(cause, TimeoutError):
         return RequestError(
             type="timeout",

@@ -56,6 +56,18 @@ class SimulatedModelProfile(BaseModel):
     stream_cut_rate: float = Field(
         0.0, ge=0, le=1, description="Share of streams that break off before their end."
     )
+    # Fixed waits, unaffected by the latency scale: an upstream that hangs or dribbles, for
+    # timeout and disconnect tests and for demos of slow providers.
+    stall_ms: float = Field(0.0, ge=0, description="Wait before answering, never scaled.")
+    chunk_interval_ms: float = Field(
+        0.0, ge=0, description="Wait between streamed chunks, never scaled."
+    )
+    stream_chunk_chars: int | None = Field(
+        None,
+        gt=0,
+        description="Stream the answer in pieces of this many characters (as tokenizers cut "
+        "words) rather than a word at a time.",
+    )
 
 
 DEFAULT_PROFILES: dict[str, SimulatedModelProfile] = {
@@ -186,7 +198,7 @@ class SimulatedProvider:
         quality = min(1.0, max(0.0, rng.gauss(profile.quality_mean, profile.quality_sd)))
         words = [rng.choice(_WORDS) for _ in range(output_tokens)]
 
-        await asyncio.sleep(latency_ms * self.latency_scale / 1000.0)
+        await asyncio.sleep(latency_ms * self.latency_scale / 1000.0 + profile.stall_ms / 1000.0)
         if failed:
             raise ProviderUnavailable(f"simulated upstream error from {target.model}")
 
@@ -211,7 +223,7 @@ class SimulatedProvider:
             finish_reason=finish_reason,
             usage=Usage(input_tokens=input_tokens, output_tokens=output_tokens),
             cost_usd=cost,
-            latency_ms=latency_ms * self.latency_scale,
+            latency_ms=latency_ms * self.latency_scale + profile.stall_ms,
             quality_score=quality,
         )
 
@@ -221,10 +233,17 @@ class SimulatedProvider:
         response = await self.complete(request_id, target, chat, attempt)
         profile = self.profile_for(target)
         cut = self._rng(request_id, target.model + ":stream", attempt).random()
-        pieces = re.findall(r"\S+\s*", response.text)
+        size = profile.stream_chunk_chars
+        pieces = (
+            [response.text[i : i + size] for i in range(0, len(response.text), size)]
+            if size
+            else re.findall(r"\S+\s*", response.text)
+        )
         for index, piece in enumerate(pieces):
             if cut < profile.stream_cut_rate and index >= len(pieces) // 2:
                 raise ProviderStreamInterrupted(f"simulated stream from {target.model} broke off")
+            if index and profile.chunk_interval_ms:
+                await asyncio.sleep(profile.chunk_interval_ms / 1000.0)
             yield StreamChunk(text=piece)
         for index, call in enumerate(response.tool_calls):
             yield StreamChunk(
