@@ -65,7 +65,7 @@ class RequestStepActivities:
                 response = with_response_texts(response, settle.output_bedrock.texts)
             # The check's own placeholders join a copy of the input's vault: what the output policy
             # redacts must stay redacted, so only the input's values are restored.
-            output_verdict, response = enforcement.check_output(
+            output_verdict, response = enforcement.check_answer(
                 response, settle.policy.output, self._scanner, Vault(settle.vault)
             )
             if settle.output_bedrock is not None:
@@ -81,7 +81,7 @@ class RequestStepActivities:
                     update={"text": "", "tool_calls": [], "finish_reason": "content_filter"}
                 )
             elif settle.policy.restore_output:
-                response = enforcement.restore_output(response, Vault(settle.vault))
+                response = enforcement.restore_answer(response, Vault(settle.vault))
         strongest = max(
             [settle.input_verdict.action] + ([output_verdict.action] if output_verdict else []),
             key=ACTION_STRENGTH.__getitem__,

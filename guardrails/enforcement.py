@@ -29,10 +29,16 @@ _UNTRUSTED_ROLES = ("user", "tool")
 
 
 def _checked(
-    text: str, policy: DirectionPolicy, registry: Registry, vault: Vault, counts: Counter
+    text: str,
+    policy: DirectionPolicy,
+    registry: Registry,
+    vault: Vault,
+    counts: Counter,
+    read_json: bool = True,
 ) -> str:
-    """The text with the policy applied to what it contains; JSON is read by its strings."""
-    view = JsonView.of(text)
+    """The text with the policy applied to what it contains; with `read_json`, a JSON object or
+    array is read by what its strings say (see json_text.py)."""
+    view = JsonView.of(text) if read_json else None
     to_redact = []
     for finding in registry.scan(view.plain if view else text):
         action = policy.action_for(finding.type)
@@ -96,22 +102,31 @@ def check_input(
 
 
 def check_output(
+    text: str, policy: DirectionPolicy, registry: Registry, vault: Vault
+) -> tuple[Verdict, str]:
+    """An answer's text, checked as the client reads it: as text, also when it looks like JSON
+    (which is how the streaming path sees it too)."""
+    counts: Counter = Counter()
+    checked = _checked(text, policy, registry, vault, counts, read_json=False)
+    return _verdict(counts, 0.0, None, False), checked
+
+
+def check_answer(
     response: ChatResponse, policy: DirectionPolicy, registry: Registry, vault: Vault
 ) -> tuple[Verdict, ChatResponse]:
     """The answer's text and the arguments of the tool calls the model made, checked."""
     counts: Counter = Counter()
     checked = [
-        _checked(item.text, policy, registry, vault, counts) for item in response_texts(response)
+        _checked(item.text, policy, registry, vault, counts, read_json=item.is_arguments)
+        for item in response_texts(response)
     ]
     return _verdict(counts, 0.0, None, False), with_response_texts(response, checked)
 
 
-def restore_output(response: ChatResponse, vault: Vault) -> ChatResponse:
+def restore_answer(response: ChatResponse, vault: Vault) -> ChatResponse:
     """Values redacted from the input put back where the answer repeats their placeholders."""
     restored = [
-        restore(
-            item.text, vault, json_string=item.is_arguments or JsonView.of(item.text) is not None
-        )
+        restore(item.text, vault, json_string=item.is_arguments)
         for item in response_texts(response)
     ]
     return with_response_texts(response, restored)

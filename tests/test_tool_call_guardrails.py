@@ -25,7 +25,7 @@ from guardrails.chat_texts import (
     with_request_texts,
     with_response_texts,
 )
-from guardrails.enforcement import check_input, check_output, restore_output
+from guardrails.enforcement import check_answer, check_input, restore_answer
 from guardrails.findings import Finding
 from guardrails.json_text import JsonView
 from guardrails.redaction import Vault, restore
@@ -225,10 +225,10 @@ def test_injection_is_looked_for_in_tool_results(registry) -> None:
 def test_a_secret_in_the_models_tool_call_arguments_is_blocked_or_redacted(registry) -> None:
     response = answer("", json.dumps({"key": AWS_KEY}), '{"ok": true}')
     blocking = DirectionPolicy(actions={"AWS_ACCESS_KEY": "block"})
-    verdict, _ = check_output(response, blocking, registry, Vault())
+    verdict, _ = check_answer(response, blocking, registry, Vault())
     assert (verdict.action, verdict.reason) == ("block", "contains AWS_ACCESS_KEY")
     redacting = DirectionPolicy(actions={"AWS_ACCESS_KEY": "redact"})
-    verdict, checked = check_output(response, redacting, registry, Vault())
+    verdict, checked = check_answer(response, redacting, registry, Vault())
     assert verdict.action == "redact"
     assert [json.loads(c.arguments) for c in checked.tool_calls] == [
         {"key": "<AWS_ACCESS_KEY_1>"},
@@ -246,16 +246,14 @@ def test_tool_call_arguments_are_restored_as_valid_json(registry) -> None:
         '{"to": "<EMAIL_ADDRESS_1>", "key": "<PRIVATE_KEY_1>"}',
         '{"<GENERIC_SECRET_1>":["<GENERIC_SECRET_1>", "<UNKNOWN_1>"]}',
     )
-    restored = restore_output(response, vault)
+    restored = restore_answer(response, vault)
     assert restored.text == f"Sent {PEM} to {EMAIL}."
     first, second = (json.loads(c.arguments) for c in restored.tool_calls)
     assert first == {"to": EMAIL, "key": PEM}
     assert second == {secret: [secret, "<UNKNOWN_1>"]}
 
 
-def test_an_answer_that_is_json_gets_escaped_values_and_plain_text_does_not() -> None:
+def test_values_are_escaped_only_when_restored_into_json() -> None:
     vault = Vault({"<GENERIC_SECRET_1>": 'a"b'})
     assert restore("He said <GENERIC_SECRET_1>", vault) == 'He said a"b'
     assert restore('"<GENERIC_SECRET_1>"', vault, json_string=True) == '"a\\"b"'
-    restored = restore_output(answer('{"said": "<GENERIC_SECRET_1>"}'), vault)
-    assert json.loads(restored.text) == {"said": 'a"b'}
