@@ -8,6 +8,7 @@ typed error.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -50,7 +51,8 @@ class BedrockVerdict:
     intervened: bool
     blocked: bool
     texts: list[str]
-    """The texts after Bedrock's masking (unchanged when it did not intervene)."""
+    """The texts after Bedrock's masking, one for each text sent and in the same order
+    (unchanged when it did not intervene or blocked)."""
     findings: list[FindingCount]
     reason: str | None
 
@@ -72,15 +74,18 @@ def _client(region: str | None, endpoint_url: str | None) -> Any:
 def apply_guardrail(
     guardrail: BedrockGuardrail, source: Literal["INPUT", "OUTPUT"], texts: list[str]
 ) -> BedrockVerdict:
-    if not texts:
-        return BedrockVerdict(False, False, [], [], None)
+    """Bedrock's verdict on the texts, with one text back for each text given, in order."""
+    # Empty texts (the content of a turn that only calls tools) have nothing to check.
+    sent = [index for index, text in enumerate(texts) if text]
+    if not sent:
+        return BedrockVerdict(False, False, list(texts), [], None)
     client = _client(guardrail.region, guardrail.endpoint_url)
     try:
         response = client.apply_guardrail(
             guardrailIdentifier=guardrail.guardrail_id,
             guardrailVersion=guardrail.guardrail_version,
             source=source,
-            content=[{"text": {"text": text}} for text in texts],
+            content=[{"text": {"text": texts[index]}} for index in sent],
         )
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "ClientError")
@@ -91,7 +96,11 @@ def apply_guardrail(
         raise BedrockGuardrailError(
             f"Bedrock ApplyGuardrail unreachable: {type(exc).__name__}", retryable=True
         ) from None
-    return _verdict(response, texts)
+    verdict = _verdict(response, [texts[index] for index in sent])
+    checked = list(texts)
+    for index, text in zip(sent, verdict.texts, strict=True):
+        checked[index] = text
+    return dataclasses.replace(verdict, texts=checked)
 
 
 def _verdict(response: dict[str, Any], texts: list[str]) -> BedrockVerdict:
@@ -109,8 +118,6 @@ def _verdict(response: dict[str, Any], texts: list[str]) -> BedrockVerdict:
                     kind = _PII_NAMES.get(entry.get("type", ""), f"BEDROCK_{entry.get('type')}")
                     mapped = "block" if action == "BLOCKED" else "redact"
                     counts[(kind, mapped)] = counts.get((kind, mapped), 0) + 1
-    outputs = [item.get("text", "") for item in response.get("outputs", [])]
-    masked = outputs if len(outputs) == len(texts) else texts
     reason = (
         f"the Bedrock guardrail blocked it ({', '.join(sorted(blocked_policies))})"
         if blocked_policies
@@ -119,10 +126,27 @@ def _verdict(response: dict[str, Any], texts: list[str]) -> BedrockVerdict:
     return BedrockVerdict(
         intervened=True,
         blocked=bool(blocked_policies),
-        texts=masked,
+        # A blocked text goes nowhere, and Bedrock then answers with its one blocked message
+        # whatever it was sent; only masked texts are used, each in its sender's place.
+        texts=texts if blocked_policies else _masked_texts(response, len(texts)),
         findings=[FindingCount(type=k, count=n, action=a) for (k, a), n in sorted(counts.items())],
         reason=reason,
     )
+
+
+def _masked_texts(response: dict[str, Any], sent: int) -> list[str]:
+    """Bedrock's outputs, which stand for the texts sent by position.
+
+    Any other number of outputs cannot be mapped back: passing the texts on unmasked would let
+    through what the guardrail masked, so the check fails instead (the route then fails closed).
+    """
+    outputs = [item.get("text", "") for item in response.get("outputs", [])]
+    if len(outputs) != sent:
+        raise BedrockGuardrailError(
+            f"Bedrock ApplyGuardrail returned {len(outputs)} masked texts for {sent} sent",
+            retryable=False,
+        )
+    return outputs
 
 
 def _assessment_entries(assessment: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:

@@ -23,8 +23,9 @@ from contracts.steps import (
     SettleResult,
 )
 from guardrails import enforcement
+from guardrails.chat_texts import with_response_texts
 from guardrails.findings import Registry
-from guardrails.redaction import Vault, restore
+from guardrails.redaction import Vault
 from store.outcomes import record_outcome
 
 
@@ -60,11 +61,12 @@ class RequestStepActivities:
     def _settle(self, settle: SettleInput) -> SettleResult:
         response, output_verdict = settle.response, None
         if response is not None and settle.error_code is None:
-            text = response.text
             if settle.output_bedrock is not None:
-                text = settle.output_bedrock.texts[0]
-            output_verdict, text = enforcement.check_output(
-                text, settle.policy.output, self._scanner, Vault(settle.vault)
+                response = with_response_texts(response, settle.output_bedrock.texts)
+            # The check's own placeholders join a copy of the input's vault: what the output policy
+            # redacts must stay redacted, so only the input's values are restored.
+            output_verdict, response = enforcement.check_answer(
+                response, settle.policy.output, self._scanner, Vault(settle.vault)
             )
             if settle.output_bedrock is not None:
                 output_verdict = enforcement.merge_external(
@@ -73,15 +75,13 @@ class RequestStepActivities:
                     settle.output_bedrock.findings,
                     settle.output_bedrock.reason,
                 )
-            blocked = output_verdict.action == "block"
-            if settle.policy.restore_output and not blocked:
-                text = restore(text, Vault(settle.vault))
-            response = response.model_copy(
-                update={
-                    "text": "" if blocked else text,
-                    "finish_reason": "content_filter" if blocked else response.finish_reason,
-                }
-            )
+            if output_verdict.action == "block":
+                # The model's tool calls are part of the answer and go with it.
+                response = response.model_copy(
+                    update={"text": "", "tool_calls": [], "finish_reason": "content_filter"}
+                )
+            elif settle.policy.restore_output:
+                response = enforcement.restore_answer(response, Vault(settle.vault))
         strongest = max(
             [settle.input_verdict.action] + ([output_verdict.action] if output_verdict else []),
             key=ACTION_STRENGTH.__getitem__,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from contracts.chat import ChatRequest
+from contracts.chat import ChatRequest, ChatResponse
 from contracts.guardrails import (
     ACTION_STRENGTH,
     DirectionPolicy,
@@ -12,27 +12,44 @@ from contracts.guardrails import (
     GuardrailPolicy,
     Verdict,
 )
-from guardrails.findings import Finding, Registry
+from guardrails.chat_texts import (
+    request_texts,
+    response_texts,
+    with_request_texts,
+    with_response_texts,
+)
+from guardrails.findings import Registry
 from guardrails.injection import injection_score
-from guardrails.redaction import Vault, redact
+from guardrails.json_text import JsonView
+from guardrails.redaction import Vault, redact, restore
 
 # System and developer prompts are the operator's own instructions; injection is looked for in
 # what users and tools put into the conversation.
 _UNTRUSTED_ROLES = ("user", "tool")
 
 
-def _apply(
-    text: str, findings: list[Finding], policy: DirectionPolicy, vault: Vault, counts: Counter
+def _checked(
+    text: str,
+    policy: DirectionPolicy,
+    registry: Registry,
+    vault: Vault,
+    counts: Counter,
+    read_json: bool = True,
 ) -> str:
+    """The text with the policy applied to what it contains; with `read_json`, a JSON object or
+    array is read by what its strings say (see json_text.py)."""
+    view = JsonView.of(text) if read_json else None
     to_redact = []
-    for finding in findings:
+    for finding in registry.scan(view.plain if view else text):
         action = policy.action_for(finding.type)
         if action == "allow":
             continue
         counts[(finding.type, action)] += 1
         if action == "redact":
             to_redact.append(finding)
-    return redact(text, to_redact, vault) if to_redact else text
+    if not to_redact:
+        return text
+    return view.redact(to_redact, vault) if view else redact(text, to_redact, vault)
 
 
 def _verdict(counts: Counter, score: float, reason: str | None, injection_blocked: bool) -> Verdict:
@@ -57,15 +74,14 @@ def _verdict(counts: Counter, score: float, reason: str | None, injection_blocke
 def check_input(
     chat: ChatRequest, policy: DirectionPolicy, registry: Registry, vault: Vault
 ) -> tuple[Verdict, ChatRequest]:
+    """Every text of the request (contents, tool results, tool-call arguments) checked."""
     counts: Counter = Counter()
-    messages = []
+    checked = []
     score = 0.0
-    for message in chat.messages:
-        if message.role in _UNTRUSTED_ROLES:
-            score = max(score, injection_score(message.content).score)
-        findings = registry.scan(message.content)
-        content = _apply(message.content, findings, policy, vault, counts)
-        messages.append(message.model_copy(update={"content": content}))
+    for item in request_texts(chat):
+        if item.role in _UNTRUSTED_ROLES:
+            score = max(score, injection_score(item.text).score)
+        checked.append(_checked(item.text, policy, registry, vault, counts))
     injection_blocked = (
         policy.injection_threshold is not None
         and score >= policy.injection_threshold
@@ -82,15 +98,38 @@ def check_input(
         else None
     )
     verdict = _verdict(counts, score, reason, injection_blocked)
-    return verdict, chat.model_copy(update={"messages": messages})
+    return verdict, with_request_texts(chat, checked)
 
 
 def check_output(
     text: str, policy: DirectionPolicy, registry: Registry, vault: Vault
 ) -> tuple[Verdict, str]:
+    """An answer's text, checked as the client reads it: as text, also when it looks like JSON
+    (which is how the streaming path sees it too)."""
     counts: Counter = Counter()
-    checked = _apply(text, registry.scan(text), policy, vault, counts)
+    checked = _checked(text, policy, registry, vault, counts, read_json=False)
     return _verdict(counts, 0.0, None, False), checked
+
+
+def check_answer(
+    response: ChatResponse, policy: DirectionPolicy, registry: Registry, vault: Vault
+) -> tuple[Verdict, ChatResponse]:
+    """The answer's text and the arguments of the tool calls the model made, checked."""
+    counts: Counter = Counter()
+    checked = [
+        _checked(item.text, policy, registry, vault, counts, read_json=item.is_arguments)
+        for item in response_texts(response)
+    ]
+    return _verdict(counts, 0.0, None, False), with_response_texts(response, checked)
+
+
+def restore_answer(response: ChatResponse, vault: Vault) -> ChatResponse:
+    """Values redacted from the input put back where the answer repeats their placeholders."""
+    restored = [
+        restore(item.text, vault, json_string=item.is_arguments)
+        for item in response_texts(response)
+    ]
+    return with_response_texts(response, restored)
 
 
 def merge_external(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterator
+from typing import ClassVar
 
 from guardrails.context import ContextWords
 from guardrails.findings import Finding
@@ -189,38 +190,36 @@ class IbanRecognizer:
 
     IBANs are printed in capitals but typed in lower case in chats; either is accepted (mixed
     case is not an IBAN), lower case a little below printed ones.
+
+    Every token that starts like an IBAN is tried on its own, for exactly its country's length:
+    a printed IBAN's spaces make it look like the words after it, so a candidate allowed to run
+    on into them would swallow the next IBAN in the text.
     """
 
     entity_types: tuple[str, ...] = ("IBAN_CODE",)
     score = 1.0
     lower_case_score = 0.9
-    _pattern = re.compile(
-        r"(?<![A-Za-z0-9])[A-Za-z]{2}[0-9]{2}(?: ?[A-Za-z0-9]){11,30}(?![A-Za-z0-9])"
-    )
+    _start = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}[0-9]{2}")
+    # Per length: that many letters and digits, single spaces allowed between them, then a
+    # token's end, so "… 00 BIC" ends at "00" while "…0012" is no IBAN at all.
+    _bodies: ClassVar[dict[int, re.Pattern[str]]] = {
+        length: re.compile(rf"[A-Za-z0-9](?: ?[A-Za-z0-9]){{{length - 1}}}(?![A-Za-z0-9])")
+        for length in set(IBAN_LENGTHS.values())
+    }
 
     def find(self, text: str) -> Iterator[Finding]:
-        for match in self._pattern.finditer(text):
-            end = self._iban_end(match.group(0).upper())
-            if end is None:
+        resume = 0
+        for start in self._start.finditer(text):
+            length = IBAN_LENGTHS.get(start.group(0)[:2].upper())
+            if start.start() < resume or length is None:
                 continue
-            iban = match.group(0)[:end]
-            if iban.isupper() or iban.islower():
+            match = self._bodies[length].match(text, start.start())
+            if match is None:
+                continue
+            iban = match.group(0)
+            if not (iban.isupper() or iban.islower()):
+                continue
+            if iban_valid(iban.replace(" ", "").upper()):
                 score = self.score if iban.isupper() else self.lower_case_score
-                yield Finding("IBAN_CODE", match.start(), match.start() + end, score)
-
-    @staticmethod
-    def _iban_end(candidate: str) -> int | None:
-        """Where the IBAN ends in the candidate, which may run on into the next word: "… 00 BIC"."""
-        length = IBAN_LENGTHS.get(candidate[:2])
-        if length is None:
-            return None
-        kept = 0
-        for index, char in enumerate(candidate):
-            if char != " ":
-                kept += 1
-            if kept == length:
-                end = index + 1
-                if end < len(candidate) and candidate[end] != " ":
-                    return None
-                return end if iban_valid(candidate[:end].replace(" ", "")) else None
-        return None
+                yield Finding("IBAN_CODE", match.start(), match.end(), score)
+                resume = match.end()

@@ -7,6 +7,7 @@ the vault maps placeholders back for the answer.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 
@@ -57,8 +58,19 @@ def redact(text: str, findings: Iterable[Finding], vault: Vault) -> str:
     return "".join(pieces)
 
 
-def restore(text: str, vault: Vault) -> str:
-    """Put original values back where the model repeated a placeholder."""
+def restore(text: str, vault: Vault, *, json_string: bool = False) -> str:
+    """Put original values back where the model repeated a placeholder.
+
+    With `json_string` the text is JSON (tool-call arguments), where a placeholder can only stand
+    inside a string literal: values go back escaped as string content, so the JSON stays valid.
+    """
     if not vault.by_placeholder:
         return text
-    return _PLACEHOLDER.sub(lambda m: vault.by_placeholder.get(m.group(0), m.group(0)), text)
+
+    def value(match: re.Match[str]) -> str:
+        original = vault.by_placeholder.get(match.group(0))
+        if original is None:
+            return match.group(0)
+        return json.dumps(original, ensure_ascii=False)[1:-1] if json_string else original
+
+    return _PLACEHOLDER.sub(value, text)

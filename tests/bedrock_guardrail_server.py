@@ -3,6 +3,8 @@
 It stands in for the AWS endpoint only; the client side is the real boto3. Guardrail ids select
 behaviours: "pii-mask" anonymizes email addresses, "deny-topic" blocks text about investment
 advice, "throttled" answers 429 ThrottlingException, "denied" 403 AccessDeniedException.
+"pii-mask-fewer-outputs" and "pii-mask-more-outputs" anonymize like "pii-mask" but answer with
+one output fewer or one more than the texts they were sent, as a faulty backend would.
 """
 
 from __future__ import annotations
@@ -28,14 +30,20 @@ _USAGE = {
 }
 
 
+_OUTPUT_COUNT_CHANGE = {"pii-mask": 0, "pii-mask-fewer-outputs": -1, "pii-mask-more-outputs": 1}
+
+
 def _respond(texts: list[str], guardrail_id: str) -> dict[str, Any]:
-    if guardrail_id == "pii-mask":
+    if guardrail_id in _OUTPUT_COUNT_CHANGE:
         matches = [m.group(0) for t in texts for m in _EMAIL.finditer(t)]
         if not matches:
             return {"action": "NONE", "outputs": [], "assessments": [], "usage": _USAGE}
+        outputs = [{"text": _EMAIL.sub("{EMAIL}", t)} for t in texts]
+        change = _OUTPUT_COUNT_CHANGE[guardrail_id]
+        outputs = outputs[:change] if change < 0 else outputs + [{"text": "{EMAIL}"}] * change
         return {
             "action": "GUARDRAIL_INTERVENED",
-            "outputs": [{"text": _EMAIL.sub("{EMAIL}", t)} for t in texts],
+            "outputs": outputs,
             "assessments": [
                 {
                     "sensitiveInformationPolicy": {

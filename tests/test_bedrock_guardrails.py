@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from temporalio.api.enums.v1 import EventType
 
 from activities.bedrock_guardrails import BedrockGuardrailError, _client, apply_guardrail
 from contracts.guardrails import BedrockGuardrail, GuardrailPolicy
@@ -12,6 +13,7 @@ from store.guardrails import set_route_policy
 from store.outcomes import outcomes_for_request
 from store.routes import publish_route
 from tests.bedrock_guardrail_server import BedrockGuardrailServer
+from tests.test_guardrails_path import provider_chat, tool
 
 
 @pytest.fixture(scope="module")
@@ -128,3 +130,143 @@ async def test_a_route_with_a_bedrock_guardrail(stack, bedrock) -> None:
         assert unavailable.json()["error"]["code"] == "guardrails_unavailable"
         [row] = outcomes_for_request(stack.engine, unavailable.headers["x-request-id"])
         assert (row.status, row.error_class) == ("error", "guardrails_unavailable")
+
+
+@pytest.mark.parametrize("guardrail_id", ["pii-mask-fewer-outputs", "pii-mask-more-outputs"])
+@pytest.mark.parametrize(
+    "texts", [["mail ada@example.com now"], ["mail ada@example.com now", "no pii here"]]
+)
+def test_masked_texts_that_cannot_be_mapped_back_are_an_error(
+    bedrock, guardrail_id: str, texts: list[str]
+) -> None:
+    with pytest.raises(BedrockGuardrailError) as failure:
+        apply_guardrail(guardrail(bedrock, guardrail_id), "INPUT", texts)
+    assert failure.value.retryable is False
+    assert "ada@example.com" not in str(failure.value)
+    assert len(bedrock.requests[-1]["body"]["content"]) == len(texts)
+
+
+def test_a_block_answered_with_one_message_for_several_texts_is_still_a_block(bedrock) -> None:
+    texts = ["Here is some investment advice", "and more", "and more still"]
+    verdict = apply_guardrail(guardrail(bedrock, "deny-topic"), "OUTPUT", texts)
+    assert verdict.blocked and verdict.texts == texts
+
+
+@pytest.mark.parametrize("guardrail_id", ["pii-mask-fewer-outputs", "pii-mask-more-outputs"])
+async def test_a_route_fails_closed_when_bedrock_returns_another_number_of_texts(
+    stack, bedrock, guardrail_id: str
+) -> None:
+    route = f"bedrock-{guardrail_id}"
+    publish_route(
+        stack.engine,
+        route,
+        [
+            RouteTarget(
+                variant="baseline",
+                provider="simulated",
+                model="sim-fast",
+                options={"echo": True, "error_rate": 0.0},
+            )
+        ],
+    )
+    set_route_policy(stack.engine, route, GuardrailPolicy(bedrock=guardrail(bedrock, guardrail_id)))
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=60) as http:
+        response = await http.post(
+            "/v1/chat/completions",
+            json={
+                "model": route,
+                "messages": [
+                    {"role": "system", "content": "Be brief."},
+                    {"role": "user", "content": "write to ada@example.com"},
+                ],
+            },
+            headers={"Authorization": f"Bearer {stack.api_key}"},
+        )
+    assert response.status_code == 503, response.text
+    assert response.json()["error"]["code"] == "guardrails_unavailable"
+    assert "ada@example.com" not in response.text
+    request_id = response.headers["x-request-id"]
+    history = await stack.client.get_workflow_handle(request_id).fetch_history()
+    assert not [
+        e for e in history.events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+    [row] = outcomes_for_request(stack.engine, request_id)
+    assert (row.status, row.error_class) == ("error", "guardrails_unavailable")
+
+
+async def test_bedrock_checks_tool_calls_and_tool_results_both_ways(stack, bedrock) -> None:
+    publish_route(
+        stack.engine,
+        "bedrock-tools",
+        [
+            RouteTarget(
+                variant="baseline",
+                provider="simulated",
+                model="sim-fast",
+                options={"echo": True, "error_rate": 0.0},
+            )
+        ],
+    )
+    set_route_policy(
+        stack.engine, "bedrock-tools", GuardrailPolicy(bedrock=guardrail(bedrock, "pii-mask"))
+    )
+    messages = [
+        {"role": "user", "content": "Mail the customer"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "mail", "arguments": '{"to": "ada@example.com"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": "mailed ada@example.com"},
+        {"role": "user", "content": "Now write to the next one"},
+    ]
+    before = len(bedrock.requests)
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=60) as http:
+        response = await http.post(
+            "/v1/chat/completions",
+            json={
+                "model": "bedrock-tools",
+                "messages": messages,
+                "tools": [tool("bob@example.com")],
+            },
+            headers={"Authorization": f"Bearer {stack.api_key}"},
+        )
+    assert response.status_code == 200, response.text
+    [call] = response.json()["choices"][0]["message"]["tool_calls"]
+    assert call["function"]["arguments"] == '{"{EMAIL}": "example"}'
+    # Bedrock saw every text but the empty content of the tool-calling turn, each in its place.
+    checked_input, checked_output = (r["body"] for r in bedrock.requests[before:])
+    assert checked_input["source"] == "INPUT"
+    assert [block["text"]["text"] for block in checked_input["content"]] == [
+        "Mail the customer",
+        '{"to": "ada@example.com"}',
+        "mailed ada@example.com",
+        "Now write to the next one",
+    ]
+    assert checked_output["source"] == "OUTPUT"
+    assert [b["text"]["text"] for b in checked_output["content"]] == [
+        '{"bob@example.com": "example"}'
+    ]
+    chat = await provider_chat(stack, response.json()["id"])
+    assert chat["messages"][1]["tool_calls"][0]["arguments"] == '{"to": "{EMAIL}"}'
+    assert chat["messages"][2]["content"] == "mailed {EMAIL}"
+    assert chat["tools"][0]["name"] == "act"  # a masked request keeps its tools
+
+
+def test_empty_texts_are_not_sent_and_every_text_keeps_its_place(bedrock) -> None:
+    texts = ["", "mail ada@example.com now", "", "no pii here"]
+    verdict = apply_guardrail(guardrail(bedrock, "pii-mask"), "OUTPUT", texts)
+    assert verdict.texts == ["", "mail {EMAIL} now", "", "no pii here"]
+    assert [b["text"]["text"] for b in bedrock.requests[-1]["body"]["content"]] == [
+        "mail ada@example.com now",
+        "no pii here",
+    ]
+    before = len(bedrock.requests)
+    assert apply_guardrail(guardrail(bedrock, "pii-mask"), "OUTPUT", ["", ""]).texts == ["", ""]
+    assert len(bedrock.requests) == before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import httpx
@@ -142,3 +143,183 @@ async def test_pii_leaks_nowhere(stack, guarded_route, caplog) -> None:
     stored = temporal_files_bytes(stack)
     assert ids[0].encode() in stored
     assert not [s for s in secrets if s.encode() in stored]
+
+
+# Tool calls and tool results
+
+PRIVATE_KEY = "\n".join(
+    [
+        "-----BEGIN RSA PRIVATE KEY-----",
+        "MIIEpAIBAAKCAQEA" + "q7Vx2LmT9bKz4RwN" * 3,
+        "-----END RSA PRIVATE KEY-----",
+    ]
+)
+TOOLS_POLICY = GuardrailPolicy(
+    input=DirectionPolicy(
+        default_action="log",
+        actions={"EMAIL_ADDRESS": "redact", "PRIVATE_KEY": "redact", "CREDIT_CARD": "block"},
+    ),
+    output=DirectionPolicy(
+        default_action="log", actions={"AWS_ACCESS_KEY": "block", "IP_ADDRESS": "redact"}
+    ),
+)
+
+
+@pytest.fixture(scope="module")
+def tools_route(stack) -> str:
+    publish_route(
+        stack.engine,
+        "tools-guarded",
+        [
+            RouteTarget(
+                variant="baseline",
+                provider="simulated",
+                model="sim-fast",
+                options={"echo": True, "error_rate": 0.0},
+            )
+        ],
+    )
+    set_route_policy(stack.engine, "tools-guarded", TOOLS_POLICY)
+    return "tools-guarded"
+
+
+def tool(*required: str) -> dict:
+    """A tool whose required property names are given: the simulator calls it with them as keys,
+    which is how these tests put a chosen text into the model's own tool-call arguments."""
+    return {
+        "type": "function",
+        "function": {
+            "name": "act",
+            "parameters": {
+                "type": "object",
+                "properties": {name: {"type": "string"} for name in required},
+                "required": list(required),
+            },
+        },
+    }
+
+
+def earlier_tool_turn(arguments: str, result: str) -> list[dict]:
+    return [
+        {"role": "user", "content": "Look up order 7"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "lookup", "arguments": arguments},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": result},
+    ]
+
+
+async def complete(stack, body: dict) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as http:
+        return await http.post(
+            "/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {stack.api_key}"}
+        )
+
+
+async def provider_chat(stack, request_id: str) -> dict:
+    history = await stack.client.get_workflow_handle(request_id).fetch_history()
+    [scheduled] = [
+        e.activity_task_scheduled_event_attributes
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+    [payload] = await stack.client.data_converter.decode(scheduled.input.payloads)
+    return payload["chat"]
+
+
+async def test_a_card_in_an_earlier_tool_call_is_blocked(stack, tools_route) -> None:
+    messages = earlier_tool_turn(json.dumps({"card": CARD}), "order 7: shipped")
+    response = await complete(
+        stack, {"model": tools_route, "messages": [*messages, {"role": "user", "content": "ok"}]}
+    )
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "content_filter" and "CREDIT_CARD" in error["message"]
+    assert CARD not in response.text
+    history = await stack.client.get_workflow_handle(
+        response.headers["x-request-id"]
+    ).fetch_history()
+    assert not [
+        e for e in history.events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+
+
+async def test_an_email_in_a_tool_result_never_reaches_the_provider(stack, tools_route) -> None:
+    # JSON, as tool results usually are, with an escape right before the address.
+    result = json.dumps({"customer": "Grace", "note": f"Wrote from:\n{EMAIL}"})
+    messages = earlier_tool_turn('{"order": 7}', result)
+    response = await complete(
+        stack,
+        {
+            "model": tools_route,
+            "messages": [*messages, {"role": "user", "content": f"Reply to {EMAIL} please"}],
+        },
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["choices"][0]["message"]["content"] == f"Reply to {EMAIL} please"
+    chat = await provider_chat(stack, response.json()["id"])
+    assert EMAIL not in json.dumps(chat)
+    assert json.loads(chat["messages"][2]["content"]) == {
+        "customer": "Grace",
+        "note": "Wrote from:\n<EMAIL_ADDRESS_1>",
+    }
+    assert chat["messages"][3]["content"] == "Reply to <EMAIL_ADDRESS_1> please"
+
+
+async def test_values_redacted_from_the_input_are_restored_into_the_models_tool_call(
+    stack, tools_route
+) -> None:
+    response = await complete(
+        stack,
+        {
+            "model": tools_route,
+            "messages": [{"role": "user", "content": f"Send this key to {EMAIL}:\n{PRIVATE_KEY}"}],
+            "tools": [tool("<EMAIL_ADDRESS_1>", "<PRIVATE_KEY_1>")],
+        },
+    )
+    assert response.status_code == 200, response.text
+    [call] = response.json()["choices"][0]["message"]["tool_calls"]
+    assert json.loads(call["function"]["arguments"]) == {EMAIL: "example", PRIVATE_KEY: "example"}
+    chat = await provider_chat(stack, response.json()["id"])
+    assert EMAIL not in json.dumps(chat) and "BEGIN RSA PRIVATE KEY" not in json.dumps(chat)
+
+
+async def test_a_secret_in_the_models_tool_call_is_blocked(stack, tools_route) -> None:
+    response = await complete(
+        stack,
+        {
+            "model": tools_route,
+            "messages": [{"role": "user", "content": "Store the key"}],
+            "tools": [tool(SECRET_KEY)],
+        },
+    )
+    assert response.status_code == 200, response.text
+    choice = response.json()["choices"][0]
+    assert choice["finish_reason"] == "content_filter"
+    assert choice["message"]["content"] is None and "tool_calls" not in choice["message"]
+    assert SECRET_KEY not in response.text
+    [row] = outcomes_for_request(stack.engine, response.json()["id"])
+    assert (row.status, row.guardrail_action) == ("blocked", "block")
+
+
+async def test_pii_in_the_models_tool_call_is_redacted(stack, tools_route) -> None:
+    response = await complete(
+        stack,
+        {
+            "model": tools_route,
+            "messages": [{"role": "user", "content": "Block the address"}],
+            "tools": [tool("10.20.30.40")],
+        },
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["x-interlock-guardrails"] == "redact"
+    [call] = response.json()["choices"][0]["message"]["tool_calls"]
+    assert json.loads(call["function"]["arguments"]) == {"<IP_ADDRESS_1>": "example"}

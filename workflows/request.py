@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from contracts.routing import RouteTarget
     from contracts.steps import AdmitInput, BedrockCheck, BedrockCheckResult, SettleInput
+    from guardrails.chat_texts import request_texts, response_texts, with_request_texts
     from guardrails.enforcement import merge_external, streams_live
     from guardrails.stream_guard import needs_guard
     from workflows import search_attributes
@@ -151,7 +152,7 @@ class RequestWorkflow:
                 call.failed_arms,
             )
         if response is not None and policy.bedrock is not None:
-            output_bedrock, error = await _bedrock_check(policy, "OUTPUT", [response.text])
+            output_bedrock, error = await _bedrock_check(policy, "OUTPUT", _texts(response))
 
         finished = workflow.now()
         settled = await workflow.execute_local_activity_method(
@@ -364,25 +365,25 @@ async def _bedrock_on_input(
 ) -> tuple[InputCheckResult, RequestError | None]:
     if policy.bedrock is None or checked.verdict.action == "block":
         return checked, None
-    result, error = await _bedrock_check(
-        policy, "INPUT", [m.content for m in checked.chat.messages]
-    )
+    result, error = await _bedrock_check(policy, "INPUT", _texts(checked.chat))
     if result is None:
         return checked.model_copy(update={"verdict": Verdict(action="block")}), error
     if not result.intervened:
         return checked, None
-    messages = [
-        m.model_copy(update={"content": text})
-        for m, text in zip(checked.chat.messages, result.texts, strict=True)
-    ]
     return checked.model_copy(
         update={
             "verdict": merge_external(
                 checked.verdict, result.blocked, result.findings, result.reason
             ),
-            "chat": ChatRequest(messages=messages, params=checked.chat.params),
+            "chat": with_request_texts(checked.chat, result.texts),
         }
     ), None
+
+
+def _texts(checked: ChatRequest | ChatResponse) -> list[str]:
+    """What a Bedrock guardrail checks: every text the built-in checks read, in their order."""
+    items = request_texts(checked) if isinstance(checked, ChatRequest) else response_texts(checked)
+    return [item.text for item in items]
 
 
 def _request_error(exc: ActivityError) -> RequestError:
