@@ -21,9 +21,11 @@ from temporalio.exceptions import ApplicationError
 from activities.provider_calls import configured_provider
 from activities.providers import ProviderError, ProviderRegistry
 from activities.providers.pricing import cost_usd
-from contracts.chat import ChatResponse, StreamChunk, ToolCall, Usage
+from contracts.chat import ChatResponse, StreamChunk, ToolCall, ToolCallDelta, Usage
 from contracts.request import ProviderCallInput, StreamOutputCheck
+from guardrails import enforcement
 from guardrails.findings import Registry
+from guardrails.redaction import Vault
 from guardrails.stream_guard import OutputStreamGuard, Release
 
 STREAM_FAILED_AFTER_OUTPUT = "StreamFailedAfterOutput"
@@ -135,10 +137,20 @@ class StreamingActivities:
             provider_state=final.provider_state,
         )
 
-    def _guard(self, check: StreamOutputCheck | None) -> OutputStreamGuard | None:
+    def _guard(self, check: StreamOutputCheck | None) -> _Guard | None:
         if check is None:
             return None
-        return OutputStreamGuard(check.policy, self._scanner, check.vault, check.restore_output)
+        text = OutputStreamGuard(check.policy, self._scanner, check.vault, check.restore_output)
+        return _Guard(text, check, self._scanner)
+
+
+@dataclass
+class _Guard:
+    """A streamed answer's output check: the text as it flows, the tool calls once whole."""
+
+    text: OutputStreamGuard
+    check: StreamOutputCheck
+    scanner: Registry
 
 
 class _Assembly:
@@ -182,7 +194,7 @@ async def _relay(
     stream: AsyncIterator[StreamChunk],
     channel: StreamChannel,
     assembly: _Assembly,
-    guard: OutputStreamGuard | None,
+    guard: _Guard | None,
 ) -> StreamChunk | None:
     """Pass the provider's chunks to the response as they come; returns the final chunk.
 
@@ -196,11 +208,17 @@ async def _relay(
         if guard is None:
             channel.chunks.put_nowait(chunk)
             continue
-        if _send(channel, guard.feed(chunk.text)):
+        if _send(channel, guard.text.feed(chunk.text)):
             # Nothing more of this answer may go out; stop reading it, so that the model stops
             # writing it. The workflow's output check records the block from the raw text.
             return StreamChunk(finish_reason="content_filter")
-    if guard is not None and _send(channel, guard.finish()):
+    if guard is not None and _send(channel, guard.text.finish()):
+        return StreamChunk(finish_reason="content_filter")
+    if (
+        guard is not None
+        and assembly.tool_calls()
+        and not _send_tool_calls(channel, assembly.tool_calls(), guard)
+    ):
         return StreamChunk(finish_reason="content_filter")
     return final
 
@@ -210,6 +228,35 @@ def _send(channel: StreamChannel, release: Release) -> bool:
     if release.text:
         channel.chunks.put_nowait(StreamChunk(text=release.text))
     return release.blocked
+
+
+def _send_tool_calls(channel: StreamChannel, calls: list[ToolCall], guard: _Guard) -> bool:
+    """Check the model's tool calls whole and queue them; False when the check blocks them."""
+    verdict, checked = enforcement.check_answer(
+        ChatResponse(provider="", model="", text="", tool_calls=calls),
+        guard.check.policy,
+        guard.scanner,
+        Vault(guard.check.vault),
+    )
+    if verdict.action == "block":
+        return False
+    if guard.check.restore_output:
+        checked = enforcement.restore_answer(checked, Vault(guard.check.vault))
+    channel.chunks.put_nowait(
+        StreamChunk(
+            tool_calls=[
+                ToolCallDelta(
+                    index=index,
+                    id=call.id,
+                    name=call.name,
+                    arguments=call.arguments,
+                    provider_state=call.provider_state,
+                )
+                for index, call in enumerate(checked.tool_calls)
+            ]
+        )
+    )
+    return True
 
 
 def _attempt() -> int:

@@ -17,6 +17,7 @@ from contracts.routing import RouteTarget
 from store.guardrails import set_route_policy
 from store.outcomes import outcomes_for_request
 from store.routes import publish_route
+from tests import test_guardrails_path as unstreamed
 
 EMAIL = "ada.lovelace@example.com"
 # An AWS secret access key: 40 characters of base64 after its variable name.
@@ -119,3 +120,62 @@ async def test_a_blocked_secret_ends_the_stream_before_it(stack, routes) -> None
     assert finish_reason(events) == "content_filter"
     [row] = outcomes_for_request(stack.engine, streamed.headers["x-request-id"])
     assert (row.status, row.guardrail_action) == ("blocked", "block")
+
+
+# --- the model's tool calls, streamed: sent whole once checked, as the same request unstreamed ---
+
+tools_route = unstreamed.tools_route  # the fixture: a route with tool-call guardrails
+AWS_ACCESS_KEY = unstreamed.SECRET_KEY
+TOOL_CASES = {
+    # Input values come back into the model's arguments, JSON-escaped.
+    "restored": (
+        f"Send this key to {EMAIL}:\n{unstreamed.PRIVATE_KEY}",
+        ["<EMAIL_ADDRESS_1>", "<PRIVATE_KEY_1>"],
+    ),
+    "redacted": ("Block the address", ["10.20.30.40"]),
+    "blocked": ("Store the key", [AWS_ACCESS_KEY]),
+}
+
+
+def streamed_calls(events: list[dict]) -> list[dict]:
+    calls: dict[int, dict] = {}
+    for event in events:
+        for delta in (event.get("choices") or [{}])[0].get("delta", {}).get("tool_calls") or []:
+            call = calls.setdefault(delta["index"], {"id": None, "name": "", "arguments": ""})
+            call["id"] = delta.get("id") or call["id"]
+            call["name"] += delta["function"].get("name") or ""
+            call["arguments"] += delta["function"].get("arguments") or ""
+    return [calls[i] for i in sorted(calls)]
+
+
+@pytest.mark.parametrize("case", sorted(TOOL_CASES))
+async def test_streamed_tool_calls_are_checked_like_whole_ones(stack, tools_route, case) -> None:
+    content, keys = TOOL_CASES[case]
+    body = {
+        "model": tools_route,
+        "messages": [{"role": "user", "content": content}],
+        "tools": [unstreamed.tool(*keys)],
+    }
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as http:
+        headers = {"Authorization": f"Bearer {stack.api_key}"}
+        plain = await http.post("/v1/chat/completions", json=body, headers=headers)
+        streamed = await http.post(
+            "/v1/chat/completions", json={**body, "stream": True}, headers=headers
+        )
+    choice = plain.json()["choices"][0]
+    events = [
+        json.loads(line[6:]) for line in streamed.text.splitlines() if line.startswith("data: {")
+    ]
+    expected = [
+        (c["function"]["name"], c["function"]["arguments"])
+        for c in choice["message"].get("tool_calls") or []
+    ]
+    calls = streamed_calls(events)  # call ids derive from each request's own id
+    assert [(c["name"], c["arguments"]) for c in calls] == expected
+    assert all(c["id"].startswith("call_") for c in calls)
+    assert finish_reason(events) == choice["finish_reason"]
+    if case == "blocked":
+        assert choice["finish_reason"] == "content_filter" and not expected
+        assert AWS_ACCESS_KEY not in streamed.text
+    else:
+        assert expected and choice["finish_reason"] == "tool_calls"
