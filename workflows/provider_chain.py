@@ -1,0 +1,212 @@
+"""The provider calls of one request: the chosen variant, then the route's others in fallback
+order, each retried by Temporal, all within the request's own deadline.
+
+Workflow code, imported by RequestWorkflow through the sandbox's pass-through: it keeps no state
+of its own, and the workflow module, which the sandbox executes afresh for every request, stays
+small.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError, TimeoutType
+
+from activities.provider_calls import ProviderActivities
+from activities.streaming import CLIENT_GONE, StreamingActivities
+from contracts.chat import ChatResponse
+from contracts.guardrails import GuardrailPolicy, InputCheckResult
+from contracts.outcome import OutcomeRecord
+from contracts.request import (
+    REQUEST_DEADLINE_PASSED,
+    ProviderCallInput,
+    RequestError,
+    RequestInput,
+    StreamOutputCheck,
+)
+from contracts.routing import RouteTarget
+from guardrails.enforcement import streams_live
+from guardrails.stream_guard import needs_guard
+from workflows.selection import arm_name, fallback_chain, next_fallback
+from workflows.step_options import (
+    MIN_CALL_TIME,
+    PROVIDER_CALL_TIMEOUT,
+    PROVIDER_RETRY,
+    SETTLE_TIME,
+)
+
+# Streamed answers pass through the route's output checks as they go out (they used to be sent
+# whole wherever output checks could redact or block).
+STREAM_THROUGH_OUTPUT_CHECKS = "stream-through-output-checks"
+
+# How each provider failure type reaches the client.
+_ERROR_MAP: dict[str, tuple[str, int]] = {
+    "ProviderRateLimited": ("rate_limit_error", 429),
+    "ProviderBadRequest": ("invalid_request_error", 400),
+    "ContextWindowExceeded": ("invalid_request_error", 400),
+    "ContentPolicyRefusal": ("invalid_request_error", 400),
+    "UnknownModel": ("invalid_request_error", 404),
+    # Nobody is left to answer; 499 is what proxies log for a request its client abandoned.
+    CLIENT_GONE: ("client_closed", 499),
+    # Anything else (upstream 5xx, auth failures on the gateway's own credentials, malformed or
+    # interrupted answers) is the upstream's fault, not the client's: 502.
+}
+
+
+# What the provider calls came to: the answer or the error, and the arm and variant that gave it,
+# after the arms that failed before it.
+ChainOutcome = tuple[
+    "ChatResponse | None", "RequestError | None", str, RouteTarget, list[OutcomeRecord]
+]
+
+
+async def call_providers(
+    request: RequestInput,
+    route: str,
+    chosen: RouteTarget,
+    targets: list[RouteTarget],
+    checked: InputCheckResult,
+    policy: GuardrailPolicy,
+    deadline: datetime | None,
+) -> ChainOutcome:
+    """The provider calls: each variant is retried by Temporal first; when one still fails, the
+    route's next variant may answer instead, and the failed arm keeps its own outcome row so that
+    a failing candidate still counts against it. Nothing starts past the request's deadline."""
+    chain = fallback_chain(targets, chosen)
+    streaming, output_check = _streaming(request, policy, checked.vault)
+    failed_arms: list[OutcomeRecord] = []
+    response, error = None, None
+    index = 0
+    if _time_left(deadline) < MIN_CALL_TIME:
+        return None, REQUEST_DEADLINE_PASSED, arm_name(0), chosen, []
+    while True:
+        target, arm_started = chain[index], workflow.now()
+        budget = None if deadline is None else deadline - arm_started
+        call = ProviderCallInput(
+            request_id=request.request_id,
+            target=target,
+            chat=checked.chat,
+            output_check=output_check,
+        )
+        try:
+            if streaming:
+                response = await workflow.execute_activity_method(
+                    StreamingActivities.stream_provider,
+                    call,
+                    task_queue=request.stream_task_queue,
+                    # A stream can only be served by the gateway holding its client; if that
+                    # gateway is gone, so is the client: give up rather than wait for it.
+                    schedule_to_start_timeout=timedelta(
+                        seconds=request.stream_start_timeout_seconds
+                    ),
+                    start_to_close_timeout=PROVIDER_CALL_TIMEOUT,
+                    schedule_to_close_timeout=budget,
+                    heartbeat_timeout=timedelta(seconds=request.stream_heartbeat_timeout_seconds),
+                    retry_policy=PROVIDER_RETRY,
+                )
+            else:
+                response = await workflow.execute_activity_method(
+                    ProviderActivities.call_provider,
+                    call,
+                    task_queue=request.provider_task_queue,
+                    start_to_close_timeout=PROVIDER_CALL_TIMEOUT,
+                    schedule_to_close_timeout=budget,
+                    retry_policy=PROVIDER_RETRY,
+                )
+            error = None
+            break
+        except ActivityError as exc:
+            error = _request_error(exc)
+        following = next_fallback(chain, index, error.code)
+        # Past the deadline the chain stops with this arm's own error as the request's.
+        if following is None or _time_left(deadline) < MIN_CALL_TIME:
+            break
+        failed_arms.append(
+            _failed_arm(request, route, target, arm_name(index), error, arm_started, workflow.now())
+        )
+        index = following
+    return response, error, arm_name(index), target, failed_arms
+
+
+def _streaming(
+    request: RequestInput, policy: GuardrailPolicy, vault: dict[str, str]
+) -> tuple[bool, StreamOutputCheck | None]:
+    """Whether the answer streams, and the output check it streams through."""
+    if request.stream_task_queue is None:
+        return False, None
+    if not workflow.patched(STREAM_THROUGH_OUTPUT_CHECKS):
+        # Requests started before output checks could run on a stream: such a route got its
+        # answer whole, checked by settle.
+        return streams_live(policy), None
+    if policy.bedrock is not None:
+        return False, None  # Bedrock's guardrail checks an answer whole
+    if not needs_guard(policy, vault):
+        return True, None
+    return True, StreamOutputCheck(
+        policy=policy.output, vault=vault, restore_output=policy.restore_output
+    )
+
+
+def _time_left(deadline: datetime | None) -> timedelta:
+    return timedelta.max if deadline is None else deadline - workflow.now()
+
+
+def request_deadline() -> tuple[datetime | None, timedelta | None]:
+    """When provider calls must stop, and how long settling may then take."""
+    timeout = workflow.info().execution_timeout
+    if timeout is None:
+        return None, None
+    settle_time = min(SETTLE_TIME, timeout / 5)
+    return workflow.info().start_time + timeout - settle_time, settle_time
+
+
+def _failed_arm(
+    request: RequestInput,
+    route: str,
+    target: RouteTarget,
+    arm: str,
+    error: RequestError,
+    started: datetime,
+    finished: datetime,
+) -> OutcomeRecord:
+    return OutcomeRecord(
+        request_id=request.request_id,
+        arm=arm,
+        tenant_id=request.tenant_id,
+        route=route,  # type: ignore[arg-type]
+        variant=target.variant,
+        provider=target.provider,
+        model=target.model,
+        status="error",
+        error_class=error.code,
+        latency_ms=(finished - started).total_seconds() * 1000,
+        started_at=started,
+        finished_at=finished,
+    )
+
+
+def _request_error(exc: ActivityError) -> RequestError:
+    cause = exc.cause
+    if isinstance(cause, TimeoutError) and cause.type == TimeoutType.SCHEDULE_TO_START:
+        # Only a stream's private queue has this timeout: the gateway holding the client is
+        # gone, and the client with it.
+        return RequestError(
+            type="client_closed",
+            message="the gateway holding the client's connection is gone",
+            http_status=499,
+            code=CLIENT_GONE,
+        )
+    if isinstance(cause, TimeoutError):
+        return RequestError(
+            type="timeout",
+            message="the provider did not answer in time",
+            http_status=504,
+            code="ProviderTimeout",
+        )
+    error_class = (
+        cause.type if isinstance(cause, ApplicationError) and cause.type else "ProviderError"
+    )
+    kind, status = _ERROR_MAP.get(error_class, ("provider_error", 502))
+    message = cause.message if isinstance(cause, ApplicationError) else str(exc)
+    return RequestError(type=kind, message=message, http_status=status, code=error_class)  # type: ignore[arg-type]
