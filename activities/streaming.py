@@ -245,14 +245,7 @@ def _send_tool_calls(channel: StreamChannel, calls: list[ToolCall], guard: _Guar
     channel.chunks.put_nowait(
         StreamChunk(
             tool_calls=[
-                ToolCallDelta(
-                    index=index,
-                    id=call.id,
-                    name=call.name,
-                    arguments=call.arguments,
-                    provider_state=call.provider_state,
-                )
-                for index, call in enumerate(checked.tool_calls)
+                ToolCallDelta.whole(index, call) for index, call in enumerate(checked.tool_calls)
             ]
         )
     )

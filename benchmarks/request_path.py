@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -116,34 +118,41 @@ async def run_level(base_url: str, requests: int, concurrency: int) -> dict[str,
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=400)
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 20])
-    args = parser.parse_args()
-
+@contextlib.contextmanager
+def running_stack() -> Iterator[tuple[str, Path]]:
+    """`interlock dev` in a temporary home: yields the gateway's base URL and the home."""
     with tempfile.TemporaryDirectory(prefix="interlock-bench-") as home:
         port = free_port()
         process = start_stack(Path(home), port)
         try:
             startup = wait_until_up(process)
             print(f"stack up in {startup:.1f} s (interlock dev, simulator latency 0)")
-            print(
-                f"{'concurrency':>11} {'requests':>8} {'errors':>6} {'req/s':>7} "
-                f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}"
-            )
-            for level in args.concurrency:
-                r = asyncio.run(run_level(f"http://127.0.0.1:{port}", args.requests, level))
-                print(
-                    f"{level:>11} {r['requests']:>8.0f} {r['errors']:>6.0f} {r['rps']:>7.1f} "
-                    f"{r['p50']:>7.1f} {r['p95']:>7.1f} {r['p99']:>7.1f}"
-                )
+            yield f"http://127.0.0.1:{port}", Path(home)
         finally:
             process.send_signal(signal.SIGTERM)
             try:
                 process.wait(30)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 20])
+    args = parser.parse_args()
+
+    with running_stack() as (base_url, _home):
+        print(
+            f"{'concurrency':>11} {'requests':>8} {'errors':>6} {'req/s':>7} "
+            f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}"
+        )
+        for level in args.concurrency:
+            r = asyncio.run(run_level(base_url, args.requests, level))
+            print(
+                f"{level:>11} {r['requests']:>8.0f} {r['errors']:>6.0f} {r['rps']:>7.1f} "
+                f"{r['p50']:>7.1f} {r['p95']:>7.1f} {r['p99']:>7.1f}"
+            )
 
 
 if __name__ == "__main__":

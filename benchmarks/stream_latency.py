@@ -20,17 +20,13 @@ import argparse
 import asyncio
 import itertools
 import json
-import os
-import signal
 import statistics
-import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
-from benchmarks.request_path import API_KEY, free_port, start_stack, wait_until_up
+from benchmarks.request_path import API_KEY, running_stack
 from contracts.guardrails import GuardrailPolicy
 from contracts.routing import RouteTarget
 from store import create_store_engine
@@ -120,34 +116,23 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="interlock-bench-") as home:
-        port = free_port()
-        process = start_stack(Path(home), port)
-        try:
-            wait_until_up(process)
-            publish_routes(Path(home), args.interval_ms, args.chunk_chars)
-            base_url = f"http://127.0.0.1:{port}"
+    with running_stack() as (base_url, home):
+        publish_routes(home, args.interval_ms, args.chunk_chars)
+        print(
+            f"a chunk ({args.chunk_chars or 'a word'} characters) every "
+            f"{args.interval_ms:g} ms, {args.requests} streams per route, one at a time; "
+            "milliseconds"
+        )
+        print(
+            f"{'route':>15} {'chunks':>6} {'TTFT p50':>8} {'TTFT p95':>8} "
+            f"{'gap p50':>7} {'gap p95':>7} {'total p50':>9}"
+        )
+        for route in ("stream-plain", "stream-guarded"):
+            r = asyncio.run(measure(base_url, route, args.requests))
             print(
-                f"a chunk ({args.chunk_chars or 'a word'} characters) every "
-                f"{args.interval_ms:g} ms, {args.requests} streams per route, one at a time; "
-                "milliseconds"
+                f"{route:>15} {r['chunks']:>6.1f} {r['ttft_p50']:>8.1f} {r['ttft_p95']:>8.1f} "
+                f"{r['gap_p50']:>7.1f} {r['gap_p95']:>7.1f} {r['total_p50']:>9.1f}"
             )
-            print(
-                f"{'route':>15} {'chunks':>6} {'TTFT p50':>8} {'TTFT p95':>8} "
-                f"{'gap p50':>7} {'gap p95':>7} {'total p50':>9}"
-            )
-            for route in ("stream-plain", "stream-guarded"):
-                r = asyncio.run(measure(base_url, route, args.requests))
-                print(
-                    f"{route:>15} {r['chunks']:>6.1f} {r['ttft_p50']:>8.1f} {r['ttft_p95']:>8.1f} "
-                    f"{r['gap_p50']:>7.1f} {r['gap_p95']:>7.1f} {r['total_p50']:>9.1f}"
-                )
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
 
 
 if __name__ == "__main__":

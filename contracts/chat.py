@@ -90,6 +90,17 @@ class ToolCallDelta(BaseModel):
     arguments: str = ""
     provider_state: dict[str, Any] = Field(default_factory=dict)
 
+    @classmethod
+    def whole(cls, index: int, call: ToolCall) -> ToolCallDelta:
+        """A complete tool call as one delta (for streams that send each call whole)."""
+        return cls(
+            index=index,
+            id=call.id,
+            name=call.name,
+            arguments=call.arguments,
+            provider_state=call.provider_state,
+        )
+
 
 class StreamChunk(BaseModel):
     """One piece of a streamed answer. The last chunk carries finish_reason and usage."""

@@ -656,15 +656,7 @@ class GeminiProvider:
                             call = _tool_call(
                                 tool_count, part.function_call, part.thought_signature
                             )
-                            deltas.append(
-                                ToolCallDelta(
-                                    index=tool_count,
-                                    id=call.id,
-                                    name=call.name,
-                                    arguments=call.arguments,
-                                    provider_state=call.provider_state,
-                                )
-                            )
+                            deltas.append(ToolCallDelta.whole(tool_count, call))
                             tool_count += 1
                     if text or deltas:
                         yield StreamChunk(text=text, tool_calls=deltas)

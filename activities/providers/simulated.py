@@ -246,11 +246,7 @@ class SimulatedProvider:
                 await asyncio.sleep(profile.chunk_interval_ms / 1000.0)
             yield StreamChunk(text=piece)
         for index, call in enumerate(response.tool_calls):
-            yield StreamChunk(
-                tool_calls=[
-                    ToolCallDelta(index=index, id=call.id, name=call.name, arguments=call.arguments)
-                ]
-            )
+            yield StreamChunk(tool_calls=[ToolCallDelta.whole(index, call)])
         yield StreamChunk(
             finish_reason=response.finish_reason, usage=response.usage, cost_usd=response.cost_usd
         )
