@@ -16,7 +16,7 @@ Both Presidio engines run offline: the model is a local package, and tldextract 
 Presidio's email recognizer) is pointed at its bundled public suffix list.
 
 Dataset: synth_dataset_v2.json from microsoft/presidio-research (MIT; synthetic values generated
-with Faker), by default at ../shared/data/pii/ beside the repository (see SOURCE.md there).
+with Faker), by default the copy in benchmarks/data/pii/ (see SOURCE.md and LICENSE there).
 
     .venv/bin/python -m benchmarks.pii [--limit N] [--threshold 0] [--json out.json]
 
@@ -41,7 +41,9 @@ from importlib import metadata
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATASET = REPO_ROOT.parent / "shared" / "data" / "pii" / "synth_dataset_v2.json"
+# A copy kept in the repository (MIT, with its licence and source beside it), so the suite's
+# streaming-equivalence tests run wherever the repository is cloned.
+DEFAULT_DATASET = REPO_ROOT / "benchmarks" / "data" / "pii" / "synth_dataset_v2.json"
 SOURCE = (
     "microsoft/presidio-research, data/synth_dataset_v2.json (commit 7622dec), MIT License; "
     "synthetic values generated with Faker"

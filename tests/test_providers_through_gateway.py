@@ -101,7 +101,10 @@ async def gateway(stack):
         assert server.started
         try:
             yield openai.AsyncOpenAI(
-                base_url=f"http://127.0.0.1:{port}/v1", api_key=stack.api_key, max_retries=0
+                base_url=f"http://127.0.0.1:{port}/v1",
+                api_key=stack.api_key,
+                max_retries=0,
+                timeout=60,  # the SDK's default is ten minutes
             )
         finally:
             server.should_exit = True
