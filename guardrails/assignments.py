@@ -45,9 +45,9 @@ _KEYWORD = r"""
     passphrase|password|passwd|pass|pwd|secret|token|credentials?|apikey
     |(?:api|access|private|secret|auth|signing|encryption|master|client)[_.\-]?(?:key|secret)
 """
-# Found in the lower-cased text, where a plain alternation of literals is fast; the full
-# case-insensitive assignment pattern then runs only where a keyword starts.
-_KEYWORD_IN_LOWERED = re.compile(_KEYWORD, re.VERBOSE)
+# Every place a keyword starts in the lower-cased text, where a plain alternation of literals is
+# fast; the full case-insensitive assignment pattern then runs only there.
+_KEYWORD_STARTS = re.compile(rf"(?=(?:{_KEYWORD}))", re.VERBOSE)
 _ASSIGNMENT = re.compile(
     rf"""
     (?P<keyword>{_KEYWORD})
@@ -78,14 +78,18 @@ class GenericSecretRecognizer:
 
     def find(self, text: str) -> Iterator[Finding]:
         lowered = text.lower()
-        if any(stem in lowered for stem in _KEYWORD_STEMS):
-            yield from self._assignments(text, lowered)
-        if "bearer" in lowered or "token" in lowered:
+        # The quick checks read the lower-cased text, which agrees with the case-insensitive
+        # patterns only in ASCII (a long s, U+017F, and the Kelvin sign match them too): others skip
+        # the checks, so that what is found never depends on a character far from it.
+        ascii_only = text.isascii()
+        if not ascii_only or any(stem in lowered for stem in _KEYWORD_STEMS):
+            yield from self._assignments(text, lowered if ascii_only else None)
+        if not ascii_only or "bearer" in lowered or "token" in lowered:
             yield from self._bearer_tokens(text)
         if "://" in text:
             yield from self._url_passwords(text)
 
-    def _assignments(self, text: str, lowered: str) -> Iterator[Finding]:
+    def _assignments(self, text: str, lowered: str | None) -> Iterator[Finding]:
         for match in _assignment_matches(text, lowered):
             if not _keyword_starts_key_part(text, match.start("keyword")):
                 continue
@@ -118,13 +122,15 @@ class GenericSecretRecognizer:
             separator = text.find("://", max(resume, separator + 3))
 
 
-def _assignment_matches(text: str, lowered: str) -> Iterator[re.Match[str]]:
-    if len(lowered) != len(text):
-        # A few characters lower-case to two ("İ"), which shifts offsets: scan the text itself.
+def _assignment_matches(text: str, lowered: str | None) -> Iterator[re.Match[str]]:
+    """What `_ASSIGNMENT.finditer(text)` finds; with the lower-cased ASCII text, faster: the
+    pattern is tried only where a keyword starts, overlapping ones included ("access_secretkey"
+    holds "access_secret" and "secretkey")."""
+    if lowered is None:
         yield from _ASSIGNMENT.finditer(text)
         return
     resume = 0
-    for keyword in _KEYWORD_IN_LOWERED.finditer(lowered):
+    for keyword in _KEYWORD_STARTS.finditer(lowered):
         if keyword.start() < resume:
             continue
         match = _ASSIGNMENT.match(text, keyword.start())

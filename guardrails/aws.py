@@ -34,8 +34,9 @@ class AwsSecretKeyRecognizer:
     score = 0.9
 
     def find(self, text: str) -> Iterator[Finding]:
-        lowered = text.lower()
-        if "secret" not in lowered:
+        # A quick check, exact in ASCII only: the pattern ignores case, so a long s (U+017F) in
+        # "secret" matches too.
+        if text.isascii() and "secret" not in text.lower():
             return
         for match in _ASSIGNED.finditer(text):
             if shannon_entropy(match.group("key")) >= MIN_ENTROPY:

@@ -33,7 +33,8 @@ class UrlRecognizer:
     _closers: ClassVar[dict[str, str]] = {")": "(", "]": "[", "}": "{"}
 
     def find(self, text: str) -> Iterator[Finding]:
-        if "://" not in text and "www." not in text and "WWW." not in text:
+        # A quick check that never rejects what the case-insensitive pattern would find ("Www.").
+        if "://" not in text and "www." not in text.lower():
             return
         for match in self._pattern.finditer(text):
             url = match.group(0)[: self._trimmed_end(match.group(0))]

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 import pytest
 
 from guardrails.assignments import HIGH_ENTROPY_SCORE, LOW_ENTROPY_SCORE
+from guardrails.aws import AwsSecretKeyRecognizer
 from guardrails.findings import Finding, Recognizer, resolve_overlaps
 from guardrails.ner import NerRecognizer
 from guardrails.network import IpAddressRecognizer, UrlRecognizer
@@ -500,10 +501,20 @@ def test_ip_negatives(text: str) -> None:
         ("at www.example.org/x, then", "www.example.org/x"),
         ("get ftp://files.example.com/a.txt!", "ftp://files.example.com/a.txt"),
         ('<a href="http://localhost:8080/">', "http://localhost:8080/"),
+        # The pattern ignores case, and so must the quick check in front of it.
+        ("Www.Example.com is ours", "Www.Example.com"),
     ],
 )
 def test_url_positives(text: str, value: str) -> None:
     assert_found(UrlRecognizer(), text, value, "URL")
+
+
+def test_a_quick_check_never_rejects_what_the_pattern_matches() -> None:
+    # Case-insensitive patterns also match a long s (U+017F) for "s"; a check on the lower-cased
+    # text must not skip such a text, or what is found would depend on what else it holds.
+    key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCZ9xq2LmNz8h"
+    text = f"aws_\u017fecret_access_key = {key}"
+    assert_found(AwsSecretKeyRecognizer(), text, key, "AWS_SECRET_KEY")
 
 
 @pytest.mark.parametrize("text", ["http:// nothing", "example.com", "mailto:a@example.com"])
