@@ -29,10 +29,13 @@ import worker as worker_module
 from configuration import Settings
 from configuration.process import exit_process
 from configuration.temporal import build_data_converter
+from contracts.guardrails import GuardrailPolicy
+from contracts.routing import RouteTarget
 from devstack.seed import seed_demo
 from devstack.supervisor import temporal_binary
 from gateway.app import create_app
 from store import create_store_engine, init_schema
+from store.routes import RouteConfig, publish_routes
 from workflows import search_attributes
 
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -116,6 +119,23 @@ def engine(store_url: str) -> Iterator[Engine]:
     init_schema(engine)
     yield engine
     engine.dispose()
+
+
+def publish_echo_route(
+    engine: Engine, name: str, policy: GuardrailPolicy | None = None, **options: object
+) -> str:
+    """Route `name` over one simulated variant that answers with the user's last message (which
+    shows a test what reached the provider) and never fails on its own; `options` go on top."""
+    target = RouteTarget(
+        variant="baseline",
+        provider="simulated",
+        model="sim-fast",
+        options={"echo": True, "error_rate": 0.0, **options},
+    )
+    publish_routes(
+        engine, [RouteConfig(name=name, targets=[target], guardrails=policy or GuardrailPolicy())]
+    )
+    return name
 
 
 # --- Temporal and the running stack ---

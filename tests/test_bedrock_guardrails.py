@@ -13,6 +13,7 @@ from store.guardrails import set_route_policy
 from store.outcomes import outcomes_for_request
 from store.routes import publish_route
 from tests.bedrock_guardrail_server import BedrockGuardrailServer
+from tests.conftest import publish_echo_route
 from tests.test_guardrails_path import provider_chat, tool
 
 
@@ -81,19 +82,7 @@ def test_errors_are_typed_and_say_whether_to_retry(bedrock, guardrail_id, retrya
 
 
 async def test_a_route_with_a_bedrock_guardrail(stack, bedrock) -> None:
-    publish_route(
-        stack.engine,
-        "bedrock-guarded",
-        [
-            RouteTarget(
-                variant="baseline",
-                provider="simulated",
-                model="sim-fast",
-                options={"echo": True, "error_rate": 0.0},
-            )
-        ],
-    )
-    set_route_policy(
+    publish_echo_route(
         stack.engine, "bedrock-guarded", GuardrailPolicy(bedrock=guardrail(bedrock, "pii-mask"))
     )
     async with httpx.AsyncClient(base_url=stack.base_url, timeout=60) as http:
@@ -195,19 +184,7 @@ async def test_a_route_fails_closed_when_bedrock_returns_another_number_of_texts
 
 
 async def test_bedrock_checks_tool_calls_and_tool_results_both_ways(stack, bedrock) -> None:
-    publish_route(
-        stack.engine,
-        "bedrock-tools",
-        [
-            RouteTarget(
-                variant="baseline",
-                provider="simulated",
-                model="sim-fast",
-                options={"echo": True, "error_rate": 0.0},
-            )
-        ],
-    )
-    set_route_policy(
+    publish_echo_route(
         stack.engine, "bedrock-tools", GuardrailPolicy(bedrock=guardrail(bedrock, "pii-mask"))
     )
     messages = [

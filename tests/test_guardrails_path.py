@@ -10,10 +10,8 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 
 from contracts.guardrails import DirectionPolicy, GuardrailPolicy
-from contracts.routing import RouteTarget
-from store.guardrails import set_route_policy
 from store.outcomes import outcomes_for_request
-from store.routes import publish_route
+from tests.conftest import publish_echo_route
 from tests.test_encryption import show_workflow, temporal_files_bytes
 
 EMAIL = "grace.hopper.pii@example.com"
@@ -33,19 +31,7 @@ POLICY = GuardrailPolicy(
 @pytest.fixture(scope="module")
 def guarded_route(stack) -> str:
     # The echo model answers with what it was sent, which shows what crossed to the provider.
-    publish_route(
-        stack.engine,
-        "guarded",
-        [
-            RouteTarget(
-                variant="baseline",
-                provider="simulated",
-                model="sim-fast",
-                options={"echo": True, "error_rate": 0.0},
-            )
-        ],
-    )
-    set_route_policy(stack.engine, "guarded", POLICY)
+    publish_echo_route(stack.engine, "guarded", POLICY)
     return "guarded"
 
 
@@ -167,19 +153,7 @@ TOOLS_POLICY = GuardrailPolicy(
 
 @pytest.fixture(scope="module")
 def tools_route(stack) -> str:
-    publish_route(
-        stack.engine,
-        "tools-guarded",
-        [
-            RouteTarget(
-                variant="baseline",
-                provider="simulated",
-                model="sim-fast",
-                options={"echo": True, "error_rate": 0.0},
-            )
-        ],
-    )
-    set_route_policy(stack.engine, "tools-guarded", TOOLS_POLICY)
+    publish_echo_route(stack.engine, "tools-guarded", TOOLS_POLICY)
     return "tools-guarded"
 
 

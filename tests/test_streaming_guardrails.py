@@ -13,11 +13,9 @@ import httpx
 import pytest
 
 from contracts.guardrails import DirectionPolicy, GuardrailPolicy
-from contracts.routing import RouteTarget
-from store.guardrails import set_route_policy
 from store.outcomes import outcomes_for_request
-from store.routes import publish_route
 from tests import test_guardrails_path as unstreamed
+from tests.conftest import publish_echo_route
 
 EMAIL = "ada.lovelace@example.com"
 # An AWS secret access key: 40 characters of base64 after its variable name.
@@ -35,19 +33,7 @@ ROUTES = {
 @pytest.fixture(scope="module")
 def routes(stack) -> None:
     for name, policy in ROUTES.items():
-        publish_route(
-            stack.engine,
-            name,
-            [
-                RouteTarget(
-                    variant="baseline",
-                    provider="simulated",
-                    model="sim-fast",
-                    options={"echo": True, "error_rate": 0.0, "stream_chunk_chars": 3},
-                )
-            ],
-        )
-        set_route_policy(stack.engine, name, policy)
+        publish_echo_route(stack.engine, name, policy, stream_chunk_chars=3)
 
 
 async def ask(stack, route: str, content: str, stream: bool) -> tuple[httpx.Response, list[dict]]:
