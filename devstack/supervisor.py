@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 
 from configuration import Settings
-from workflows import search_attributes
+from devstack.dev_server import dev_server_flags
 
 STOP_GRACE_SECONDS = 15.0
 # 0, or killed by the SIGTERM we sent before it could exit by itself.
@@ -135,16 +135,11 @@ class Stack:
             str(s.temporal_ui_port),
             "--db-filename",
             str((s.home / "temporal.db").resolve()),
-            # Durable file storage at close to in-memory speed (see docs/architecture.md).
-            "--sqlite-pragma",
-            "journal_mode=wal",
-            "--sqlite-pragma",
-            "synchronous=normal",
             "--ui-codec-endpoint",
             f"{self.gateway_url}/codec",
             "--log-level",
             "warn",
-            *search_attributes.dev_server_flags(),
+            *dev_server_flags(),
         ]
         return self.spawn("temporal", argv)
 

@@ -31,12 +31,12 @@ from configuration.process import exit_process
 from configuration.temporal import build_data_converter
 from contracts.guardrails import GuardrailPolicy
 from contracts.routing import RouteTarget
+from devstack.dev_server import dev_server_flags
 from devstack.seed import seed_demo
 from devstack.supervisor import temporal_binary
 from gateway.app import create_app
 from store import create_store_engine, init_schema
 from store.routes import RouteConfig, publish_routes
-from workflows import search_attributes
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "INTERLOCK_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -149,13 +149,7 @@ async def temporal_env(
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_binary(),
         dev_server_database_filename=str(db_file),
-        dev_server_extra_args=[
-            "--sqlite-pragma",
-            "journal_mode=wal",
-            "--sqlite-pragma",
-            "synchronous=normal",
-            *search_attributes.dev_server_flags(),
-        ],
+        dev_server_extra_args=dev_server_flags(),
         data_converter=build_data_converter(settings),
     )
     env.db_file = db_file  # type: ignore[attr-defined]

@@ -9,17 +9,17 @@ import uvicorn
 from temporalio.testing import WorkflowEnvironment
 
 from configuration.temporal import build_data_converter
+from devstack.dev_server import dev_server_flags
 from devstack.supervisor import temporal_binary
 from gateway.app import create_app
 from tests.conftest import DEMO_KEY, free_port
-from workflows import search_attributes
 
 
 async def test_temporal_down_gives_503(settings, stack) -> None:
     # A private server, so stopping it does not disturb the shared one.
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_binary(),
-        dev_server_extra_args=search_attributes.dev_server_flags(),
+        dev_server_extra_args=dev_server_flags(),
         data_converter=build_data_converter(settings),
     )
     port = free_port()
