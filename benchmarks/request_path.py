@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -37,7 +38,17 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_stack(home: Path, gateway_port: int) -> subprocess.Popen:
+@dataclass(frozen=True)
+class Stack:
+    """A running `interlock dev` of the benchmark's own."""
+
+    base_url: str
+    home: Path
+    temporal_port: int
+    process: subprocess.Popen
+
+
+def start_stack(home: Path, gateway_port: int, temporal_port: int) -> subprocess.Popen:
     env = {
         **os.environ,
         "INTERLOCK_SIMULATOR_LATENCY_SCALE": "0",
@@ -54,7 +65,7 @@ def start_stack(home: Path, gateway_port: int) -> subprocess.Popen:
         "--gateway-port",
         str(gateway_port),
         "--temporal-port",
-        str(free_port()),
+        str(temporal_port),
         "--ui-port",
         str(free_port()),
     ]
@@ -80,7 +91,9 @@ def wait_until_up(process: subprocess.Popen, timeout: float = 90.0) -> float:
     raise RuntimeError("the stack did not come up; see the logs in its home directory")
 
 
-async def run_level(base_url: str, requests: int, concurrency: int) -> dict[str, float]:
+async def run_level(
+    base_url: str, requests: int, concurrency: int, path: str = "/v1/chat/completions"
+) -> dict[str, float]:
     latencies: list[float] = []
     errors = 0
     queue: asyncio.Queue[int] = asyncio.Queue()
@@ -93,14 +106,14 @@ async def run_level(base_url: str, requests: int, concurrency: int) -> dict[str,
     ) as http:
         # Warm-up: connections, caches, the first workflow tasks.
         for _ in range(min(10, requests)):
-            await http.post("/v1/chat/completions", json=body)
+            await http.post(path, json=body)
 
         async def loop() -> None:
             nonlocal errors
             while not queue.empty():
                 queue.get_nowait()
                 sent = time.perf_counter()
-                response = await http.post("/v1/chat/completions", json=body)
+                response = await http.post(path, json=body)
                 latencies.append((time.perf_counter() - sent) * 1000)
                 errors += response.status_code != 200
 
@@ -119,15 +132,18 @@ async def run_level(base_url: str, requests: int, concurrency: int) -> dict[str,
 
 
 @contextlib.contextmanager
-def running_stack() -> Iterator[tuple[str, Path]]:
-    """`interlock dev` in a temporary home: yields the gateway's base URL and the home."""
+def running_stack() -> Iterator[Stack]:
+    """`interlock dev` in a temporary home, with the simulator's latency at zero."""
     with tempfile.TemporaryDirectory(prefix="interlock-bench-") as home:
-        port = free_port()
-        process = start_stack(Path(home), port)
+        port, temporal_port = free_port(), free_port()
+        process = start_stack(Path(home), port, temporal_port)
         try:
             startup = wait_until_up(process)
-            print(f"stack up in {startup:.1f} s (interlock dev, simulator latency 0)")
-            yield f"http://127.0.0.1:{port}", Path(home)
+            print(
+                f"stack up in {startup:.1f} s (interlock dev, simulator latency 0)",
+                file=sys.stderr,
+            )
+            yield Stack(f"http://127.0.0.1:{port}", Path(home), temporal_port, process)
         finally:
             process.send_signal(signal.SIGTERM)
             try:
@@ -142,13 +158,13 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 20])
     args = parser.parse_args()
 
-    with running_stack() as (base_url, _home):
+    with running_stack() as stack:
         print(
             f"{'concurrency':>11} {'requests':>8} {'errors':>6} {'req/s':>7} "
             f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}"
         )
         for level in args.concurrency:
-            r = asyncio.run(run_level(base_url, args.requests, level))
+            r = asyncio.run(run_level(stack.base_url, args.requests, level))
             print(
                 f"{level:>11} {r['requests']:>8.0f} {r['errors']:>6.0f} {r['rps']:>7.1f} "
                 f"{r['p50']:>7.1f} {r['p95']:>7.1f} {r['p99']:>7.1f}"

@@ -116,8 +116,9 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    with running_stack() as (base_url, home):
-        publish_routes(home, args.interval_ms, args.chunk_chars)
+    with running_stack() as stack:
+        base_url = stack.base_url
+        publish_routes(stack.home, args.interval_ms, args.chunk_chars)
         print(
             f"a chunk ({args.chunk_chars or 'a word'} characters) every "
             f"{args.interval_ms:g} ms, {args.requests} streams per route, one at a time; "

@@ -23,12 +23,14 @@ routes_app = typer.Typer(no_args_is_help=True, help="Routes and their variants."
 codec_app = typer.Typer(no_args_is_help=True, help="The payload encryption key ring.")
 stats_app = typer.Typer(no_args_is_help=True, help="The statistics engine.")
 guardrails_app = typer.Typer(no_args_is_help=True, help="PII, secret and injection detection.")
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that start their own stack.")
 db_app = typer.Typer(no_args_is_help=True, help="The store's database schema (Alembic migrations).")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(routes_app, name="routes")
 app.add_typer(codec_app, name="codec")
 app.add_typer(stats_app, name="stats")
 app.add_typer(guardrails_app, name="guardrails")
+app.add_typer(bench_app, name="bench")
 app.add_typer(db_app, name="db")
 console = Console()
 errors = Console(stderr=True)
@@ -331,6 +333,21 @@ def guardrails_scan() -> None:
     sys.stdout.write("".join(line + "\n" for line in outputs))
     sys.stdout.flush()
     exit_process(1 if errors else 0)
+
+
+@bench_app.command("request")
+def bench_request(
+    json_output: Annotated[
+        bool, typer.Option("--json", help="One line of JSON, for scripts and CI.")
+    ] = False,
+    requests: Annotated[int, typer.Option(help="Requests per measurement and level.")] = 400,
+) -> None:
+    """The request path against its floor, on one dev server it starts: throughput, overhead over
+    a direct provider call, CPU per request of the gateway and the server (JSON)."""
+    from benchmarks.request_bench import main as bench
+
+    bench(requests=requests, as_json=json_output)
+    exit_process(0)
 
 
 def run() -> None:

@@ -1,0 +1,189 @@
+"""`interlock bench request`: the request path against its own floor, on one dev server, in one run.
+
+Three measurements, each at concurrency 1 and 20:
+- floor: the gateway's HTTP stack (middleware, API key, typed body) in front of a workflow that
+  runs one local activity doing nothing (benchmarks/floor_gateway.py), eager start;
+- pipeline: the full path through the gateway on the demo route (guardrails on, route
+  resolution, the provider call, the outcome row, the OpenAI response), with the simulated
+  provider at zero latency;
+- direct: the same simulated provider called in this process, no gateway, no Temporal.
+
+Prints one JSON object: `floor_rps` and `pipeline_rps` (concurrency 20) and their `ratio`; the
+overhead the pipeline adds to a direct call at concurrency 1 (`overhead_p50_ms`, `overhead_p95_ms`,
+`overhead_p99_ms`); the CPU milliseconds per pipeline request of the gateway process and of the
+Temporal server; and every level's figures under `levels`. Only 127.0.0.1 is contacted; every loop
+is bounded by a count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from activities.providers.simulated import SimulatedProvider
+from benchmarks.request_path import Stack, free_port, run_level, running_stack
+from contracts.chat import ChatMessage, ChatRequest
+from contracts.routing import RouteTarget
+
+CONCURRENCY = (1, 20)
+
+
+def main(requests: int = 400, as_json: bool = False) -> dict[str, Any]:
+    with running_stack() as stack, floor_gateway(stack) as floor_url:
+        levels: dict[str, dict[str, Any]] = {}
+        cpu: dict[str, float] = {}
+        for level in CONCURRENCY:
+            levels[f"floor_c{level}"] = asyncio.run(
+                run_level(floor_url, requests, level, path="/v1/floor")
+            )
+            levels[f"pipeline_c{level}"], usage = _with_cpu(
+                stack.process.pid,
+                requests,
+                lambda level=level: asyncio.run(run_level(stack.base_url, requests, level)),
+            )
+            if level == max(CONCURRENCY):
+                cpu = usage
+        direct = asyncio.run(_direct_calls(requests))
+    pipeline = levels["pipeline_c1"]
+    result = {
+        "floor_rps": round(levels[f"floor_c{max(CONCURRENCY)}"]["rps"], 1),
+        "pipeline_rps": round(levels[f"pipeline_c{max(CONCURRENCY)}"]["rps"], 1),
+        "ratio": round(
+            levels[f"pipeline_c{max(CONCURRENCY)}"]["rps"]
+            / levels[f"floor_c{max(CONCURRENCY)}"]["rps"],
+            3,
+        ),
+        "overhead_p50_ms": round(pipeline["p50"] - direct["p50"], 1),
+        "overhead_p95_ms": round(pipeline["p95"] - direct["p95"], 1),
+        "overhead_p99_ms": round(pipeline["p99"] - direct["p99"], 1),
+        "gateway_cpu_ms_per_request": round(cpu.get("gateway", float("nan")), 2),
+        "server_cpu_ms_per_request": round(cpu.get("server", float("nan")), 2),
+        "requests_per_level": requests,
+        "levels": {name: _rounded(figures) for name, figures in levels.items()}
+        | {"direct_c1": _rounded(direct)},
+    }
+    if as_json:
+        print(json.dumps(result))
+    else:
+        print(json.dumps(result, indent=2))
+    return result
+
+
+@contextlib.contextmanager
+def floor_gateway(stack: Stack) -> Iterator[str]:
+    """The floor's gateway process, on the stack's dev server and database."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": f"127.0.0.1:{stack.temporal_port}",
+        "TEMPORAL_NAMESPACE": "default",
+        "INTERLOCK_HOME": str(stack.home),
+        "INTERLOCK_GATEWAY_PORT": str(port),
+        # Its own request queue: the pipeline's workflow tasks must not land on this process.
+        "INTERLOCK_REQUEST_TASK_QUEUE": "interlock-requests-floor",
+        "INTERLOCK_LOG_LEVEL": "WARNING",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.floor_gateway"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for_health(base_url, process)
+        yield base_url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def _wait_for_health(base_url: str, process: subprocess.Popen, timeout: float = 60.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the floor gateway exited with {process.returncode}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise RuntimeError("the floor gateway did not come up")
+
+
+async def _direct_calls(requests: int) -> dict[str, float]:
+    """The provider alone: what the pipeline's overhead is measured against."""
+    provider = SimulatedProvider(seed=0, latency_scale=0.0)
+    target = RouteTarget(variant="baseline", provider="simulated", model="sim-fast")
+    chat = ChatRequest(messages=[ChatMessage(role="user", content="benchmark request")])
+    latencies = []
+    for i in range(requests):
+        began = time.perf_counter()
+        # The profile fails 1% of calls on purpose; a failed call is timed like the others.
+        with contextlib.suppress(Exception):
+            await provider.complete(f"direct-{i}", target, chat, attempt=1)
+        latencies.append((time.perf_counter() - began) * 1000)
+    quantiles = statistics.quantiles(latencies, n=100)
+    return {"requests": requests, "p50": quantiles[49], "p95": quantiles[94], "p99": quantiles[98]}
+
+
+def _with_cpu(
+    root: int, requests: int, run: Callable[[], dict[str, float]]
+) -> tuple[dict[str, float], dict[str, float]]:
+    """What `run` returns, and the CPU milliseconds per request the gateway process and the
+    Temporal server spent while it ran."""
+    before = _process_cpu(root)
+    figures = run()
+    after = _process_cpu(root)
+    usage: dict[str, float] = {}
+    for pid, (role, seconds) in after.items():
+        if role in ("gateway", "server") and pid in before:
+            usage[role] = usage.get(role, 0.0) + (seconds - before[pid][1]) / requests * 1000
+    return figures, usage
+
+
+def _process_cpu(root: int) -> dict[int, tuple[str, float]]:
+    """pid -> (role, CPU seconds) for `root` and every process below it (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    table: dict[int, tuple[int, float, str]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            command = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        table[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks, command)
+    tree, grew = {root}, True
+    while grew:
+        grew = False
+        for pid, (parent, _, _) in table.items():
+            if parent in tree and pid not in tree:
+                tree.add(pid)
+                grew = True
+    roles = {}
+    for pid in tree & table.keys():
+        command = table[pid][2]
+        role = "server" if "start-dev" in command else "gateway" if "cli gateway" in command else ""
+        roles[pid] = (role, table[pid][1])
+    return roles
+
+
+def _rounded(figures: dict[str, float]) -> dict[str, float]:
+    return {key: round(value, 2) for key, value in figures.items()}
