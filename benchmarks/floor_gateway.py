@@ -25,6 +25,7 @@ from configuration import load_settings
 from configuration.process import configure_logging, exit_process
 from gateway.app import Tenant, create_app
 from gateway.openai_wire import ChatCompletionRequest, to_chat_request
+from gateway.request_worker import REQUEST_WORKFLOW_RUNNER
 
 
 def floor_app() -> FastAPI:
@@ -39,6 +40,8 @@ def floor_app() -> FastAPI:
                 task_queue=FLOOR_TASK_QUEUE,
                 workflows=[FloorWorkflow],
                 activities=[floor_noop],
+                # The same workflow runner as the request path's, so the floor is its floor.
+                workflow_runner=REQUEST_WORKFLOW_RUNNER,
                 max_concurrent_workflow_tasks=100,
                 max_concurrent_local_activities=100,
             )
