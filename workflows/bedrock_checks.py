@@ -34,6 +34,7 @@ async def bedrock_check(
             RequestStepActivities.bedrock_guardrail,
             BedrockCheck(guardrail=policy.bedrock, source=source, texts=texts),  # type: ignore[arg-type]
             **LOCAL_STEP,
+            summary=f"Bedrock guardrail {policy.bedrock.guardrail_id} on the {source.lower()}",
         )
     except (ActivityError, ApplicationError):
         # A failed local activity surfaces as its own error, not wrapped in ActivityError.

@@ -104,6 +104,7 @@ async def call_providers(
                     schedule_to_close_timeout=budget,
                     heartbeat_timeout=timedelta(seconds=request.stream_heartbeat_timeout_seconds),
                     retry_policy=PROVIDER_RETRY,
+                    summary=call_summary(target, index, streamed=True),
                 )
             else:
                 response = await workflow.execute_activity_method(
@@ -113,6 +114,7 @@ async def call_providers(
                     start_to_close_timeout=PROVIDER_CALL_TIMEOUT,
                     schedule_to_close_timeout=budget,
                     retry_policy=PROVIDER_RETRY,
+                    summary=call_summary(target, index, streamed=False),
                 )
             error = None
             break
@@ -127,6 +129,12 @@ async def call_providers(
         )
         index = following
     return response, error, arm_name(index), target, failed_arms
+
+
+def call_summary(target: RouteTarget, index: int, streamed: bool) -> str:
+    """What the Web UI shows for a provider call: names an operator chose, never user text."""
+    how = "streamed" if streamed else "call"
+    return f"{how} {target.provider}/{target.model}, variant {target.variant} ({arm_name(index)})"
 
 
 def _streaming(

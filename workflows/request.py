@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.search_attributes import MODEL, PROVIDER, ROUTE, STATUS
     from workflows.selection import pick_target
     from workflows.step_options import LOCAL_STEP
+    from workflows.summaries import request_summary
 
 
 # Exceptions that mean a bug in this workflow's code: they fail the request at once rather than
@@ -56,6 +57,7 @@ class RequestWorkflow:
                 chat=request.chat,
             ),
             **LOCAL_STEP,
+            summary="admit: resolve the route, check the input",
         )
         route = admitted.route
         if route.error is not None or admitted.checked is None:
@@ -130,6 +132,10 @@ class RequestWorkflow:
             start_to_close_timeout=LOCAL_STEP["start_to_close_timeout"],
             schedule_to_close_timeout=settle_time,
             retry_policy=LOCAL_STEP["retry_policy"],
+            summary="settle: check the output, record the outcome",
+        )
+        workflow.set_current_details(
+            request_summary(route.route, target, settled.status, response, settled.output_verdict)
         )
         workflow.upsert_search_attributes(
             [
