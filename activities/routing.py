@@ -6,17 +6,21 @@ from sqlalchemy.engine import Engine
 
 from activities.providers import ProviderRegistry
 from contracts.routing import ResolvedRoute, RouteTarget
-from store.routes import live_config
+from store.routes import RouteConfig, live_config
+from store.short_lived import ShortLived
 
 
 class RouteResolver:
     def __init__(self, engine: Engine, registry: ProviderRegistry) -> None:
         self._engine = engine
         self._registry = registry
+        # Live versions read in the last second: a newly published version serves within a
+        # second in every process; names that are no route are read every time.
+        self._live: ShortLived[str, tuple[int, RouteConfig]] = ShortLived()
 
     def resolve(self, name: str) -> ResolvedRoute:
         # Variants and guardrail policy come from one version, read together.
-        found = live_config(self._engine, name)
+        found = self._live.get(name, lambda route: live_config(self._engine, route))
         if found is not None:
             version, config = found
             targets = config.targets

@@ -4,7 +4,7 @@ HTTP headers, errors and metrics. Shared by the plain and the streamed responses
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy.engine import Engine
@@ -18,6 +18,7 @@ from configuration import Settings
 from contracts.request import RequestInput, RequestResult
 from gateway.errors import ApiError
 from gateway.metrics import GatewayMetrics
+from store.short_lived import ShortLived
 from workflows import search_attributes
 from workflows.request import RequestWorkflow
 
@@ -32,6 +33,8 @@ class GatewayState:
     channels: StreamChannels
     stream_queue: str
     """This process's private task queue for streamed provider calls."""
+    known_keys: ShortLived[str, str] = field(default_factory=ShortLived)
+    """API key digest -> tenant, for keys seen in the last second."""
 
 
 def provider_task_queue(settings: Settings) -> str:

@@ -51,7 +51,11 @@ def add_api_key(engine: Engine, tenant_id: str, key: str | None = None) -> str:
 
 def authenticate(engine: Engine, key: str) -> str | None:
     """The tenant id the key belongs to, or None for an unknown, revoked or disabled key."""
-    digest = hash_api_key(key)
+    return tenant_for_digest(engine, hash_api_key(key))
+
+
+def tenant_for_digest(engine: Engine, digest: str) -> str | None:
+    """As `authenticate`, from the key's digest."""
     with Session(engine) as session:
         row = session.exec(
             select(ApiKey.tenant_id, Tenant.disabled)

@@ -122,12 +122,16 @@ def engine(store_url: str) -> Iterator[Engine]:
 
 
 def publish_echo_route(
-    engine: Engine, name: str, policy: GuardrailPolicy | None = None, **options: object
+    engine: Engine,
+    name: str,
+    policy: GuardrailPolicy | None = None,
+    variant_label: str = "baseline",
+    **options: object,
 ) -> str:
     """Route `name` over one simulated variant that answers with the user's last message (which
     shows a test what reached the provider) and never fails on its own; `options` go on top."""
     target = RouteTarget(
-        variant="baseline",
+        variant=variant_label,
         provider="simulated",
         model="sim-fast",
         options={"echo": True, "error_rate": 0.0, **options},

@@ -99,22 +99,22 @@ async def test_a_route_with_a_bedrock_guardrail(stack, bedrock) -> None:
         assert masked.json()["choices"][0]["message"]["content"] == "write to {EMAIL}"
         assert masked.headers["x-interlock-guardrails"] == "redact"
 
-        set_route_policy(
+        publish_echo_route(
             stack.engine,
-            "bedrock-guarded",
+            "bedrock-denies",
             GuardrailPolicy(bedrock=guardrail(bedrock, "deny-topic")),
         )
-        blocked = await ask("bedrock-guarded", "I need investment advice")
+        blocked = await ask("bedrock-denies", "I need investment advice")
         assert blocked.status_code == 400
         assert blocked.json()["error"]["code"] == "content_filter"
         assert "Bedrock" in blocked.json()["error"]["message"]
 
-        set_route_policy(
+        publish_echo_route(
             stack.engine,
-            "bedrock-guarded",
+            "bedrock-throttled",
             GuardrailPolicy(bedrock=guardrail(bedrock, "throttled")),
         )
-        unavailable = await ask("bedrock-guarded", "hello")
+        unavailable = await ask("bedrock-throttled", "hello")
         assert unavailable.status_code == 503
         assert unavailable.json()["error"]["code"] == "guardrails_unavailable"
         [row] = outcomes_for_request(stack.engine, unavailable.headers["x-request-id"])
