@@ -16,14 +16,13 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import uvicorn
 from fastapi import FastAPI, Request
 from temporalio.worker import Worker
 
 from benchmarks.floor_workflow import FLOOR_TASK_QUEUE, FloorWorkflow, floor_noop
 from configuration import load_settings
 from configuration.process import configure_logging, exit_process
-from gateway.app import Tenant, create_app
+from gateway.app import Tenant, create_app, serve
 from gateway.openai_wire import ChatCompletionRequest, to_chat_request
 from gateway.request_worker import REQUEST_WORKFLOW_RUNNER
 
@@ -73,19 +72,7 @@ def floor_app() -> FastAPI:
 
 def main() -> None:
     configure_logging()
-    settings = load_settings()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            floor_app(),
-            host=settings.gateway_host,
-            port=settings.gateway_port,
-            log_level="warning",
-            access_log=False,
-            lifespan="on",
-        )
-    )
-    server.run()
-    exit_process(0 if server.started else 1)
+    exit_process(0 if serve(floor_app(), load_settings()) else 1)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -31,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from activities.providers.simulated import SimulatedProvider
-from benchmarks.request_path import Stack, free_port, run_level, running_stack
+from benchmarks.request_path import Stack, free_port, run_level, running_stack, stop
 from contracts.chat import ChatMessage, ChatRequest
 from contracts.routing import RouteTarget
 
@@ -104,11 +103,7 @@ def floor_gateway(stack: Stack) -> Iterator[str]:
         _wait_for_health(base_url, process)
         yield base_url
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        stop(process)
 
 
 def _wait_for_health(base_url: str, process: subprocess.Popen, timeout: float = 60.0) -> None:

@@ -131,6 +131,15 @@ async def run_level(
     }
 
 
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL to the whole process group if it has not gone within 30 s."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+
+
 @contextlib.contextmanager
 def running_stack() -> Iterator[Stack]:
     """`interlock dev` in a temporary home, with the simulator's latency at zero."""
@@ -145,11 +154,7 @@ def running_stack() -> Iterator[Stack]:
             )
             yield Stack(f"http://127.0.0.1:{port}", Path(home), temporal_port, process)
         finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+            stop(process)
 
 
 def main() -> None:

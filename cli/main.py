@@ -115,9 +115,7 @@ def gateway(
     port: Annotated[int | None, typer.Option(help="Port to bind (8000).")] = None,
 ) -> None:
     """Run the HTTP gateway with its embedded request worker."""
-    import uvicorn
-
-    from gateway.app import create_app
+    from gateway.app import create_app, serve
     from gateway.codec_routes import CodecExposureError
 
     configure_logging()
@@ -127,19 +125,7 @@ def gateway(
     except CodecExposureError as exc:
         console.print(f"[red]error:[/red] {exc}", soft_wrap=True, highlight=False)
         exit_process(2)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host=settings.gateway_host,
-            port=settings.gateway_port,
-            log_level="warning",
-            access_log=False,
-            lifespan="on",
-        )
-    )
-    server.run()
-    # uvicorn reports a failed start (port taken, Temporal unreachable) by not starting.
-    exit_process(0 if server.started else 1)
+    exit_process(0 if serve(app, settings) else 1)
 
 
 @tenants_app.command("create")

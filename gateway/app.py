@@ -159,3 +159,22 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
         return JSONResponse(completion.model_dump(mode="json"), headers=headers)
 
     return app
+
+
+def serve(app: FastAPI, settings: Settings) -> bool:
+    """Serve `app` on the configured address until a signal stops it; False if it never started
+    (a port taken, Temporal unreachable: uvicorn reports those by not starting)."""
+    import uvicorn
+
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=settings.gateway_host,
+            port=settings.gateway_port,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+        )
+    )
+    server.run()
+    return server.started
