@@ -214,11 +214,8 @@ async def _relay(
             return StreamChunk(finish_reason="content_filter")
     if guard is not None and _send(channel, guard.text.finish()):
         return StreamChunk(finish_reason="content_filter")
-    if (
-        guard is not None
-        and assembly.tool_calls()
-        and not _send_tool_calls(channel, assembly.tool_calls(), guard)
-    ):
+    calls = assembly.tool_calls() if guard is not None else []
+    if guard is not None and calls and not _send_tool_calls(channel, calls, guard):
         return StreamChunk(finish_reason="content_filter")
     return final
 
