@@ -3,16 +3,18 @@
 Three measurements, each at concurrency 1 and 20:
 - floor: the gateway's HTTP stack (middleware, API key, typed body) in front of a workflow that
   runs one local activity doing nothing (benchmarks/floor_gateway.py), eager start;
-- pipeline: the full path through the gateway on the demo route (guardrails on, route
+- pipeline: the full path through the gateway on a copy of the demo route (guardrails on, route
   resolution, the provider call, the outcome row, the OpenAI response), with the simulated
-  provider at zero latency;
+  provider at zero latency and its injected failures off; and once more at concurrency 1 on the
+  demo route itself, whose provider fails 1% of first attempts on purpose;
 - direct: the same simulated provider called in this process, no gateway, no Temporal.
 
 Prints one JSON object: `floor_rps` and `pipeline_rps` (concurrency 20) and their `ratio`; the
-overhead the pipeline adds to a direct call at concurrency 1 (`overhead_p50_ms`, `overhead_p95_ms`,
-`overhead_p99_ms`); the CPU milliseconds per pipeline request of the gateway process and of the
-Temporal server; and every level's figures under `levels`. Only 127.0.0.1 is contacted; every loop
-is bounded by a count.
+overhead the pipeline adds to a direct call at concurrency 1 (`overhead_p50_ms`,
+`overhead_p95_ms`, `overhead_p99_ms`, and `overhead_p99_ms_injected_errors` with the 1%
+failures); the CPU milliseconds per pipeline request of the gateway process and of the Temporal
+server; and every level's figures under `levels`. Only 127.0.0.1 is contacted; every loop is
+bounded by a count.
 """
 
 from __future__ import annotations
@@ -33,12 +35,33 @@ from activities.providers.simulated import SimulatedProvider
 from benchmarks.request_path import Stack, free_port, run_level, running_stack, stop
 from contracts.chat import ChatMessage, ChatRequest
 from contracts.routing import RouteTarget
+from store import create_store_engine
+from store.routes import live_config, publish_routes
 
 CONCURRENCY = (1, 20)
+# The demo route with the simulator's injected failures off: what the pipeline is measured on.
+STEADY_ROUTE = "bench-steady"
+
+
+def publish_steady_route(stack: Stack) -> None:
+    """A copy of the demo route (same guardrails, same model) whose provider never fails."""
+    engine = create_store_engine(f"sqlite:///{stack.home / 'interlock.db'}")
+    try:
+        found = live_config(engine, "chat")
+        assert found is not None, "interlock dev seeds the demo route"
+        demo = found[1]
+        targets = [
+            t.model_copy(update={"options": {**t.options, "error_rate": 0.0}}) for t in demo.targets
+        ]
+        publish_routes(engine, [demo.model_copy(update={"name": STEADY_ROUTE, "targets": targets})])
+    finally:
+        engine.dispose()
 
 
 def main(requests: int = 400, as_json: bool = False) -> dict[str, Any]:
+    top = max(CONCURRENCY)
     with running_stack() as stack, floor_gateway(stack) as floor_url:
+        publish_steady_route(stack)
         levels: dict[str, dict[str, Any]] = {}
         cpu: dict[str, float] = {}
         for level in CONCURRENCY:
@@ -48,23 +71,27 @@ def main(requests: int = 400, as_json: bool = False) -> dict[str, Any]:
             levels[f"pipeline_c{level}"], usage = _with_cpu(
                 stack.process.pid,
                 requests,
-                lambda level=level: asyncio.run(run_level(stack.base_url, requests, level)),
+                lambda level=level: asyncio.run(
+                    run_level(stack.base_url, requests, level, model=STEADY_ROUTE)
+                ),
             )
-            if level == max(CONCURRENCY):
+            if level == top:
                 cpu = usage
+        # The demo route as it is, with the simulator's 1% of failed first attempts: the p99
+        # then includes provider retries.
+        levels["pipeline_injected_errors_c1"] = asyncio.run(
+            run_level(stack.base_url, requests, 1, model="chat")
+        )
         direct = asyncio.run(_direct_calls(requests))
-    pipeline = levels["pipeline_c1"]
+    pipeline, injected = levels["pipeline_c1"], levels["pipeline_injected_errors_c1"]
     result = {
-        "floor_rps": round(levels[f"floor_c{max(CONCURRENCY)}"]["rps"], 1),
-        "pipeline_rps": round(levels[f"pipeline_c{max(CONCURRENCY)}"]["rps"], 1),
-        "ratio": round(
-            levels[f"pipeline_c{max(CONCURRENCY)}"]["rps"]
-            / levels[f"floor_c{max(CONCURRENCY)}"]["rps"],
-            3,
-        ),
+        "floor_rps": round(levels[f"floor_c{top}"]["rps"], 1),
+        "pipeline_rps": round(levels[f"pipeline_c{top}"]["rps"], 1),
+        "ratio": round(levels[f"pipeline_c{top}"]["rps"] / levels[f"floor_c{top}"]["rps"], 3),
         "overhead_p50_ms": round(pipeline["p50"] - direct["p50"], 1),
         "overhead_p95_ms": round(pipeline["p95"] - direct["p95"], 1),
         "overhead_p99_ms": round(pipeline["p99"] - direct["p99"], 1),
+        "overhead_p99_ms_injected_errors": round(injected["p99"] - direct["p99"], 1),
         "gateway_cpu_ms_per_request": round(cpu.get("gateway", float("nan")), 2),
         "server_cpu_ms_per_request": round(cpu.get("server", float("nan")), 2),
         "requests_per_level": requests,
@@ -123,14 +150,14 @@ def _wait_for_health(base_url: str, process: subprocess.Popen, timeout: float = 
 async def _direct_calls(requests: int) -> dict[str, float]:
     """The provider alone: what the pipeline's overhead is measured against."""
     provider = SimulatedProvider(seed=0, latency_scale=0.0)
-    target = RouteTarget(variant="baseline", provider="simulated", model="sim-fast")
+    target = RouteTarget(
+        variant="baseline", provider="simulated", model="sim-fast", options={"error_rate": 0.0}
+    )
     chat = ChatRequest(messages=[ChatMessage(role="user", content="benchmark request")])
     latencies = []
     for i in range(requests):
         began = time.perf_counter()
-        # The profile fails 1% of calls on purpose; a failed call is timed like the others.
-        with contextlib.suppress(Exception):
-            await provider.complete(f"direct-{i}", target, chat, attempt=1)
+        await provider.complete(f"direct-{i}", target, chat, attempt=1)
         latencies.append((time.perf_counter() - began) * 1000)
     quantiles = statistics.quantiles(latencies, n=100)
     return {"requests": requests, "p50": quantiles[49], "p95": quantiles[94], "p99": quantiles[98]}

@@ -92,14 +92,18 @@ def wait_until_up(process: subprocess.Popen, timeout: float = 90.0) -> float:
 
 
 async def run_level(
-    base_url: str, requests: int, concurrency: int, path: str = "/v1/chat/completions"
+    base_url: str,
+    requests: int,
+    concurrency: int,
+    path: str = "/v1/chat/completions",
+    model: str = "chat",
 ) -> dict[str, float]:
     latencies: list[float] = []
     errors = 0
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(requests):
         queue.put_nowait(i)
-    body = {"model": "chat", "messages": [{"role": "user", "content": "benchmark request"}]}
+    body = {"model": model, "messages": [{"role": "user", "content": "benchmark request"}]}
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(
         base_url=base_url, timeout=60, limits=limits, headers={"Authorization": f"Bearer {API_KEY}"}

@@ -18,6 +18,7 @@ KEYS = {
     "overhead_p50_ms",
     "overhead_p95_ms",
     "overhead_p99_ms",
+    "overhead_p99_ms_injected_errors",
     "gateway_cpu_ms_per_request",
     "server_cpu_ms_per_request",
 }
@@ -42,6 +43,7 @@ def test_bench_request_prints_one_json_object(tmp_path: Path) -> None:
         "floor_c20",
         "pipeline_c1",
         "pipeline_c20",
+        "pipeline_injected_errors_c1",
         "direct_c1",
     }
     for name, level in figures["levels"].items():
