@@ -38,6 +38,8 @@ class StreamChannel:
 
     chunks: asyncio.Queue[StreamChunk] = field(default_factory=asyncio.Queue)
     client_gone: asyncio.Event = field(default_factory=asyncio.Event)
+    answered_by: str | None = None
+    """provider/model of the call whose chunks are queued, as a whole answer names it."""
 
 
 class StreamChannels:
@@ -75,6 +77,8 @@ class StreamingActivities:
         if channel is None or channel.client_gone.is_set():
             raise _client_gone()
         provider = configured_provider(self._registry, call.target.provider)
+        # Set before any chunk is queued; a fallback that answers instead sets its own.
+        channel.answered_by = f"{call.target.provider}/{call.target.model}"
         started = time.perf_counter()
         assembly = _Assembly()
         relay = asyncio.create_task(

@@ -42,7 +42,8 @@ async def stream_request(
     metrics: GatewayMetrics,
     began: float,
 ) -> Response:
-    queue = state.channels.open(request.request_id).chunks
+    channel = state.channels.open(request.request_id)
+    queue = channel.chunks
     try:
         handle = await start_request(state, request)
     except BaseException:
@@ -69,11 +70,16 @@ async def stream_request(
         result = await result_task  # an ApiError here is answered with its own status
         if result.error is not None:
             raise_request_error(result, result_headers(result))
+        if result.target is not None:
+            chunks.model = f"{result.target.provider}/{result.target.model}"
         return StreamingResponse(
             chunks.whole(result, include_usage),
             media_type="text/event-stream",
             headers=result_headers(result),
         )
+
+    # Chunks name the model that answers, as a whole answer does (`provider/model`).
+    chunks.model = channel.answered_by or chunks.model
 
     async def live() -> AsyncIterator[str]:
         try:

@@ -49,9 +49,10 @@ async def test_text_arrives_in_pieces_with_usage_at_the_end(stack, client) -> No
         stream=True,
         stream_options={"include_usage": True},
     )
-    pieces, finish, usage, ids = [], None, None, set()
+    pieces, finish, usage, ids, models = [], None, None, set(), set()
     async for chunk in stream:
         ids.add(chunk.id)
+        models.add(chunk.model)
         if chunk.choices:
             pieces.append(chunk.choices[0].delta.content or "")
             finish = chunk.choices[0].finish_reason or finish
@@ -60,6 +61,11 @@ async def test_text_arrives_in_pieces_with_usage_at_the_end(stack, client) -> No
     assert "".join(pieces) == prompt  # the echo model answers with the prompt, word by word
     assert len([p for p in pieces if p]) == len(prompt.split())
     assert finish == "stop" and usage is not None and usage.completion_tokens > 0
+    # Every chunk names the model that answered, as a whole completion does.
+    whole = await client.chat.completions.create(
+        model="live", messages=[{"role": "user", "content": prompt}]
+    )
+    assert models == {whole.model} == {"simulated/sim-fast"}
     [request_id] = ids
     [row] = outcomes_for_request(stack.engine, request_id)
     assert row.status == "ok" and row.tokens_out == usage.completion_tokens
