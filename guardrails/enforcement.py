@@ -147,13 +147,16 @@ def merge_external(
     )
 
 
+_ACTING = frozenset({"redact", "block"})
+
+
+def output_may_act(policy: DirectionPolicy) -> bool:
+    """Whether a direction's checks can redact or block anything (not only log)."""
+    return policy.default_action in _ACTING or not _ACTING.isdisjoint(policy.actions.values())
+
+
 def streams_live(policy: GuardrailPolicy) -> bool:
-    """Whether an answer may go to the client as it is generated: only when the route's output
-    checks can at most log, since streamed text cannot be redacted or withdrawn afterwards."""
-    output = policy.output
-    acting = {"redact", "block"}
-    return (
-        policy.bedrock is None
-        and output.default_action not in acting
-        and not acting.intersection(output.actions.values())
-    )
+    """Whether an answer could go to the client unchecked as it is generated: only when the
+    route's output checks can at most log. (Requests started before streamed answers passed
+    through the output checks still decide by this; see workflows/provider_chain.py.)"""
+    return policy.bedrock is None and not output_may_act(policy.output)

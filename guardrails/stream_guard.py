@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from contracts.guardrails import DirectionPolicy, GuardrailPolicy, Verdict
-from guardrails.enforcement import _verdict  # the verdict shape check_output returns
+from guardrails.enforcement import _verdict, output_may_act  # _verdict: check_output's shape
 from guardrails.findings import Finding, Recognizer, Registry, resolve_overlaps
 from guardrails.network import UrlRecognizer
 from guardrails.redaction import Vault, restore
@@ -41,7 +41,6 @@ from guardrails.stream_shapes import (
     any_trigger,
 )
 
-_ACTING = frozenset({"redact", "block"})
 # A rescan must start where no candidate straddles, and inside one long line of digit groups
 # (candidates chain from its first digit) there is no such point: its window grows with the line.
 # Once a window is this large, rescans wait until the answer has grown by an eighth of it, so
@@ -61,11 +60,6 @@ class Release:
     text: str
     blocked: bool = False
     """A finding the policy blocks: send `text`, then end the response as content_filter."""
-
-
-def output_may_act(policy: DirectionPolicy) -> bool:
-    """Whether the output checks can redact or block anything."""
-    return policy.default_action in _ACTING or not _ACTING.isdisjoint(policy.actions.values())
 
 
 def needs_guard(policy: GuardrailPolicy, vault: Mapping[str, str]) -> bool:
