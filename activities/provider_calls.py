@@ -1,4 +1,8 @@
-"""The provider call activity: one attempt at one provider; Temporal owns the retries."""
+"""The provider call: one attempt at one provider; Temporal owns the retries.
+
+Two forms of the same call: an activity (on the gateway's queue or on `interlock worker`s') and a
+local step inside the request's workflow task, whose result also records what was sent.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.providers import ChatProvider, ProviderError, ProviderRegistry
 from contracts.chat import ChatResponse
-from contracts.request import ProviderCallInput
+from contracts.request import ProviderCallInput, ProviderCallRecord
 
 
 def configured_provider(registry: ProviderRegistry, name: str) -> ChatProvider:
@@ -35,3 +39,18 @@ class ProviderActivities:
             )
         except ProviderError as exc:
             raise exc.to_application_error() from exc
+
+    @activity.defn(name="call_provider_in_task")
+    async def call_provider_in_task(self, call: ProviderCallInput) -> ProviderCallRecord:
+        try:
+            response = await self.call_provider(call)
+        except ApplicationError as exc:
+            # The failure is all the history keeps of a failed local step: it carries the call.
+            raise ApplicationError(
+                exc.message,
+                call,
+                type=exc.type,
+                non_retryable=exc.non_retryable,
+                next_retry_delay=exc.next_retry_delay,
+            ) from exc
+        return ProviderCallRecord(sent=call, response=response)

@@ -94,18 +94,20 @@ class RequestStepActivities:
             status = "blocked"
         else:
             status = "ok" if response is not None else "error"
-        for failed in settle.failed_arms:
-            record_outcome(self._engine, failed)
-        record_outcome(
-            self._engine,
+        rows = [
+            *settle.failed_arms,
             settle.outcome.model_copy(
                 update={
                     "status": status,
                     "guardrail_action": None if strongest == "none" else strongest,
                 }
             ),
+        ]
+        for row in rows:
+            record_outcome(self._engine, row)
+        return SettleResult(
+            response=response, output_verdict=output_verdict, status=status, recorded=rows
         )
-        return SettleResult(response=response, output_verdict=output_verdict, status=status)
 
     @activity.defn(name="bedrock_guardrail")
     async def bedrock_guardrail(self, check: BedrockCheck) -> BedrockCheckResult:

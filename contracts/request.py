@@ -32,6 +32,13 @@ class RequestInput(BaseModel):
     provider_task_queue: str = Field(
         "interlock-providers", description="Task queue of the workers that call providers."
     )
+    provider_call_in_task: bool = Field(
+        False,
+        description="Call the provider as a local step of the workflow task, so that a whole "
+        "request runs in one task (set by gateways that call providers themselves); otherwise "
+        "as an activity on provider_task_queue. Histories recorded before one-task requests "
+        "lack it and replay with the call as an activity.",
+    )
     stream_start_timeout_seconds: float = Field(
         10.0,
         gt=0,
@@ -88,6 +95,14 @@ class ProviderCallInput(BaseModel):
     output_check: StreamOutputCheck | None = Field(
         None, description="Streamed calls only: check the answer before any of it is sent."
     )
+
+
+class ProviderCallRecord(BaseModel):
+    """A provider call made inside the workflow task: a local step's history marker keeps only
+    its result, so the result carries what the provider was sent."""
+
+    sent: ProviderCallInput
+    response: ChatResponse
 
 
 # The request ran out of its own time before a provider answered (the workflow's deadline, set

@@ -70,3 +70,8 @@ class SettleResult(BaseModel):
     """The answer as the client gets it: checked, restored, or emptied when blocked."""
     output_verdict: Verdict | None = None
     status: OutcomeStatus
+    recorded: list[OutcomeRecord] = Field(
+        default_factory=list,
+        description="The outcome rows written, one per arm: a local step's history marker keeps "
+        "only its result, so the result shows what settling recorded.",
+    )

@@ -144,6 +144,7 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
             model=wire.model,
             chat=to_chat_request(wire),
             provider_task_queue=provider_task_queue(state.settings),
+            provider_call_in_task=state.settings.provider_calls_in_gateway,
             stream_task_queue=state.stream_queue if wire.stream else None,
             stream_start_timeout_seconds=state.settings.stream_start_timeout_seconds,
             stream_heartbeat_timeout_seconds=state.settings.stream_heartbeat_timeout_seconds,

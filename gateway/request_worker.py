@@ -37,7 +37,9 @@ def build_request_worker(
     steps = RequestStepActivities(engine, registry, default_registry())
     activities = [steps.admit, steps.settle, steps.bedrock_guardrail]
     if settings.provider_calls_in_gateway:
-        activities.append(ProviderActivities(registry).call_provider)
+        providers = ProviderActivities(registry)
+        # call_provider as an activity still serves requests started before one-task requests.
+        activities += [providers.call_provider_in_task, providers.call_provider]
     return Worker(
         client,
         task_queue=settings.request_task_queue,

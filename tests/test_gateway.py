@@ -17,6 +17,7 @@ from contracts.request import RequestInput
 from contracts.routing import RouteTarget
 from store.outcomes import outcomes_for_request
 from store.routes import publish_route
+from tests.request_history import provider_calls
 from workflows import search_attributes
 from workflows.request import RequestWorkflow
 
@@ -117,9 +118,8 @@ async def test_provider_failure_is_a_502_with_an_outcome(stack, always_down_rout
     [row] = outcomes_for_request(stack.engine, request_id)
     assert (row.status, row.error_class) == ("error", "ProviderUnavailable")
     # Three attempts were made (the retry policy), and the workflow itself completed.
-    history = await stack.client.get_workflow_handle(request_id).fetch_history()
-    attempts = [e for e in history.events if e.HasField("activity_task_started_event_attributes")]
-    assert attempts[-1].activity_task_started_event_attributes.attempt == 3
+    [call] = await provider_calls(stack.client, request_id)
+    assert (call.failed, call.attempts) == (True, 3)
     description = await stack.client.get_workflow_handle(request_id).describe()
     assert description.status == WorkflowExecutionStatus.COMPLETED
 
@@ -464,25 +464,19 @@ def test_error_body_is_json_serializable_contract() -> None:
     }
 
 
-async def scheduled_task_queue(stack, request_id: str) -> str:
-    history = await stack.client.get_workflow_handle(request_id).fetch_history()
-    [scheduled] = [
-        e.activity_task_scheduled_event_attributes
-        for e in history.events
-        if e.HasField("activity_task_scheduled_event_attributes")
-    ]
-    assert scheduled.activity_type.name == "call_provider"
-    return scheduled.task_queue.name
-
-
-async def test_provider_call_runs_on_the_gateway_queue_by_default(stack) -> None:
+async def test_by_default_the_whole_request_runs_in_one_workflow_task(stack) -> None:
     async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as http:
         response = await http.post(
             "/v1/chat/completions", json=chat_body(), headers={"Authorization": AUTH}
         )
     assert response.status_code == 200
-    queue = await scheduled_task_queue(stack, response.json()["id"])
-    assert queue == stack.settings.request_task_queue
+    request_id = response.json()["id"]
+    [call] = await provider_calls(stack.client, request_id)
+    assert (call.how, call.failed) == ("local", False)
+    assert call.sent["chat"]["messages"][-1]["content"] == "Hello"
+    history = await stack.client.get_workflow_handle(request_id).fetch_history()
+    tasks = [e for e in history.events if e.HasField("workflow_task_completed_event_attributes")]
+    assert len(tasks) == 1
 
 
 async def test_provider_calls_can_run_on_workers_instead(stack) -> None:
@@ -502,7 +496,8 @@ async def test_provider_calls_can_run_on_workers_instead(stack) -> None:
         execution_timeout=timedelta(seconds=30),
     )
     assert result.error is None and result.response is not None
-    assert await scheduled_task_queue(stack, request_id) == stack.settings.provider_task_queue
+    [call] = await provider_calls(stack.client, request_id)
+    assert (call.how, call.task_queue) == ("activity", stack.settings.provider_task_queue)
     [row] = outcomes_for_request(stack.engine, request_id)
     assert row.status == "ok"
 

@@ -7,11 +7,11 @@ import logging
 
 import httpx
 import pytest
-from temporalio.api.enums.v1 import EventType
 
 from contracts.guardrails import DirectionPolicy, GuardrailPolicy
 from store.outcomes import outcomes_for_request
 from tests.conftest import publish_echo_route
+from tests.request_history import provider_calls
 from tests.test_encryption import show_workflow, temporal_files_bytes
 
 EMAIL = "grace.hopper.pii@example.com"
@@ -45,14 +45,8 @@ async def ask(stack, route: str, content: str) -> httpx.Response:
 
 
 async def provider_input(stack, request_id: str) -> str:
-    history = await stack.client.get_workflow_handle(request_id).fetch_history()
-    scheduled = [
-        e.activity_task_scheduled_event_attributes
-        for e in history.events
-        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-    ]
-    [payload] = await stack.client.data_converter.decode(scheduled[0].input.payloads)
-    return payload["chat"]["messages"][-1]["content"]
+    calls = await provider_calls(stack.client, request_id)
+    return calls[0].sent["chat"]["messages"][-1]["content"]
 
 
 async def test_redacted_for_the_provider_restored_for_the_client(stack, guarded_route) -> None:
@@ -73,10 +67,7 @@ async def test_blocked_input_never_reaches_the_provider(stack, guarded_route) ->
     assert error["code"] == "content_filter" and "CREDIT_CARD" in error["message"]
     assert CARD not in response.text
     request_id = response.headers["x-request-id"]
-    history = await stack.client.get_workflow_handle(request_id).fetch_history()
-    assert not [
-        e for e in history.events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-    ]
+    assert await provider_calls(stack.client, request_id) == []
     [row] = outcomes_for_request(stack.engine, request_id)
     assert (row.status, row.guardrail_action, row.error_class) == (
         "blocked",
@@ -199,14 +190,8 @@ async def complete(stack, body: dict) -> httpx.Response:
 
 
 async def provider_chat(stack, request_id: str) -> dict:
-    history = await stack.client.get_workflow_handle(request_id).fetch_history()
-    [scheduled] = [
-        e.activity_task_scheduled_event_attributes
-        for e in history.events
-        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-    ]
-    [payload] = await stack.client.data_converter.decode(scheduled.input.payloads)
-    return payload["chat"]
+    [call] = await provider_calls(stack.client, request_id)
+    return call.sent["chat"]
 
 
 async def test_a_card_in_an_earlier_tool_call_is_blocked(stack, tools_route) -> None:
@@ -218,12 +203,7 @@ async def test_a_card_in_an_earlier_tool_call_is_blocked(stack, tools_route) -> 
     error = response.json()["error"]
     assert error["code"] == "content_filter" and "CREDIT_CARD" in error["message"]
     assert CARD not in response.text
-    history = await stack.client.get_workflow_handle(
-        response.headers["x-request-id"]
-    ).fetch_history()
-    assert not [
-        e for e in history.events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-    ]
+    assert await provider_calls(stack.client, response.headers["x-request-id"]) == []
 
 
 async def test_an_email_in_a_tool_result_never_reaches_the_provider(stack, tools_route) -> None:

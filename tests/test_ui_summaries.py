@@ -4,7 +4,6 @@ summed up in plain words, with names an operator chose and never the client's te
 from __future__ import annotations
 
 import httpx
-from temporalio.api.enums.v1 import EventType
 
 from tests.conftest import publish_echo_route
 
@@ -39,11 +38,6 @@ async def test_steps_and_request_are_summed_up_without_user_text(stack) -> None:
         "call simulated/sim-fast, variant baseline (primary)",
         "settle: check the output, record the outcome",
     ]
-    history = await stack.client.get_workflow_handle(request_id).fetch_history()
-    scheduled = [
-        e for e in history.events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-    ]
-    assert scheduled[0].user_metadata.HasField("summary")
     metadata = await stack.client.get_workflow_handle(request_id).query(
         "__temporal_workflow_metadata"
     )

@@ -106,6 +106,18 @@ async def call_providers(
                     retry_policy=PROVIDER_RETRY,
                     summary=call_summary(target, index, streamed=True),
                 )
+            elif request.provider_call_in_task:
+                # Retried inside the task too: the retry policy's waits are far below the local
+                # retry threshold, so no timer and no second workflow task.
+                record = await workflow.execute_local_activity_method(
+                    ProviderActivities.call_provider_in_task,
+                    call,
+                    start_to_close_timeout=PROVIDER_CALL_TIMEOUT,
+                    schedule_to_close_timeout=budget,
+                    retry_policy=PROVIDER_RETRY,
+                    summary=call_summary(target, index, streamed=False),
+                )
+                response = record.response
             else:
                 response = await workflow.execute_activity_method(
                     ProviderActivities.call_provider,
@@ -118,8 +130,9 @@ async def call_providers(
                 )
             error = None
             break
-        except ActivityError as exc:
-            error = _request_error(exc)
+        except (ActivityError, ApplicationError, TimeoutError) as exc:
+            # A local step's failure can arrive unwrapped, without the ActivityError around it.
+            error = _request_error(exc.cause if isinstance(exc, ActivityError) else exc)
         following = next_fallback(chain, index, error.code)
         # Past the deadline the chain stops with this arm's own error as the request's.
         if following is None or _time_left(deadline) < MIN_CALL_TIME:
@@ -194,8 +207,7 @@ def _failed_arm(
     )
 
 
-def _request_error(exc: ActivityError) -> RequestError:
-    cause = exc.cause
+def _request_error(cause: BaseException | None) -> RequestError:
     if isinstance(cause, TimeoutError) and cause.type == TimeoutType.SCHEDULE_TO_START:
         # Only a stream's private queue has this timeout: the gateway holding the client is
         # gone, and the client with it.
@@ -216,5 +228,5 @@ def _request_error(exc: ActivityError) -> RequestError:
         cause.type if isinstance(cause, ApplicationError) and cause.type else "ProviderError"
     )
     kind, status = _ERROR_MAP.get(error_class, ("provider_error", 502))
-    message = cause.message if isinstance(cause, ApplicationError) else str(exc)
+    message = cause.message if isinstance(cause, ApplicationError) else str(cause)
     return RequestError(type=kind, message=message, http_status=status, code=error_class)  # type: ignore[arg-type]

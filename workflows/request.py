@@ -72,7 +72,11 @@ class RequestWorkflow:
                 ),
             )
         # Only a resolved (hence operator-defined) route name may become a search attribute.
-        workflow.upsert_search_attributes([ROUTE.value_set(route.route)])
+        # A request that runs in one workflow task sets it with the others at the end: nobody
+        # can see the run in between, and each upsert costs the server a visibility write.
+        one_task = request.provider_call_in_task and request.stream_task_queue is None
+        if not one_task:
+            workflow.upsert_search_attributes([ROUTE.value_set(route.route)])
         target = pick_target(route.targets, request.request_id)
         policy = route.guardrails
 
@@ -139,6 +143,7 @@ class RequestWorkflow:
         )
         workflow.upsert_search_attributes(
             [
+                *([ROUTE.value_set(route.route)] if one_task else []),
                 PROVIDER.value_set(target.provider),
                 MODEL.value_set(target.model),
                 STATUS.value_set(settled.status),
