@@ -26,7 +26,7 @@ from guardrails import enforcement
 from guardrails.chat_texts import with_response_texts
 from guardrails.findings import Registry
 from guardrails.redaction import Vault
-from store.outcomes import record_outcome
+from store.outcomes import record_outcomes
 
 
 class RequestStepActivities:
@@ -103,8 +103,7 @@ class RequestStepActivities:
                 }
             ),
         ]
-        for row in rows:
-            record_outcome(self._engine, row)
+        record_outcomes(self._engine, rows)
         return SettleResult(
             response=response, output_verdict=output_verdict, status=status, recorded=rows
         )

@@ -10,8 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
-from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.provider_calls import ProviderActivities
 from activities.providers import ProviderRegistry
@@ -21,14 +20,13 @@ from configuration import Settings
 from guardrails.registry import default_registry
 from workflows.request import RequestWorkflow
 
-# Every request is a workflow run, and the sandbox re-imports the workflow's modules for each
-# run unless they are passed through: 4-9 ms of CPU a request on this machine. Passing every
-# module through keeps the sandbox's checks on calls (clocks, randomness, I/O) but never reloads
-# a module, so no module the workflow imports may do anything non-deterministic when imported or
-# keep state between runs; ours do neither (workflows/, contracts/, guardrails/ are pure).
-REQUEST_WORKFLOW_RUNNER = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_all_modules()
-)
+# Every request is a workflow run, and the sandbox costs each of them CPU on every activation and
+# every payload it serializes (on this 2-core machine, unsandboxed served about 15% more requests
+# a second: docs/performance.md). So RequestWorkflow runs unsandboxed, which is sound because its
+# modules (workflows/, contracts/, guardrails/) are pure and keep no state between runs, and the
+# suite checks it: tests/test_replay.py replays every recorded history under the full sandbox,
+# where a clock, random number or I/O call in workflow code fails the replay.
+REQUEST_WORKFLOW_RUNNER = UnsandboxedWorkflowRunner()
 
 
 def build_request_worker(

@@ -11,24 +11,41 @@ from contracts.outcome import OutcomeRecord
 from store.tables import Outcome
 
 
-def record_outcome(engine: Engine, record: OutcomeRecord) -> bool:
-    """Insert the row unless (request_id, arm) already has one; True if this call wrote it.
-
-    Activities are retried, so the write must be idempotent: the unique key plus
-    ON CONFLICT DO NOTHING makes a repeated write a no-op on both SQLite and PostgreSQL.
-    """
-    insert = postgresql_insert if engine.dialect.name == "postgresql" else sqlite_insert
-    statement = (
+def _insert_once(dialect: str):
+    """INSERT ... ON CONFLICT (request_id, arm) DO NOTHING RETURNING id, built once per dialect:
+    rows are bound as parameters, so SQLAlchemy compiles it once and reuses it for every row."""
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return (
         insert(Outcome)
-        .values(**record.model_dump())
         .on_conflict_do_nothing(index_elements=["request_id", "arm"])
         # A returned id means this call inserted. rowcount is not usable: on PostgreSQL
         # SQLAlchemy adds an implicit RETURNING for the key and then reports rowcount -1.
         .returning(Outcome.id)
     )
+
+
+_INSERT_ONCE = {dialect: _insert_once(dialect) for dialect in ("postgresql", "sqlite")}
+
+
+def record_outcomes(engine: Engine, records: list[OutcomeRecord]) -> list[bool]:
+    """Insert each row unless its (request_id, arm) already has one, all in one transaction;
+    for each, True if this call wrote it.
+
+    Activities are retried, so the write must be idempotent: the unique key plus
+    ON CONFLICT DO NOTHING makes a repeated write a no-op on both SQLite and PostgreSQL.
+    """
+    statement = _INSERT_ONCE[engine.dialect.name]
     with engine.begin() as connection:
-        inserted = connection.execute(statement).first()
-    return inserted is not None
+        return [
+            connection.execute(statement, record.model_dump()).first() is not None
+            for record in records
+        ]
+
+
+def record_outcome(engine: Engine, record: OutcomeRecord) -> bool:
+    """record_outcomes for one row."""
+    [inserted] = record_outcomes(engine, [record])
+    return inserted
 
 
 def outcomes_for_request(engine: Engine, request_id: str) -> list[Outcome]:

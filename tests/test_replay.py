@@ -19,10 +19,12 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DefaultFailureConverterWithEncodedAttributes
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
+from temporalio.worker.workflow_sandbox import RestrictedWorkflowAccessError
 from temporalio.workflow import NondeterminismError
 
 from codec import EncryptionCodec
 from codec.keyring import KeyRing
+from tests.clock_reading_workflow import ClockReadingRequestWorkflow
 from workflows.request import RequestWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -71,6 +73,23 @@ async def test_a_changed_step_is_caught_by_replay() -> None:
     )
     with pytest.raises(NondeterminismError):
         await replayer.replay_workflow(history)
+
+
+async def test_the_sandboxed_replay_catches_what_the_unsandboxed_worker_would_not() -> None:
+    """Production runs RequestWorkflow unsandboxed; these replays run it in the full sandbox, so
+    a non-deterministic call in workflow code fails the suite instead."""
+    recorded = json.loads((HISTORIES / "request-v4" / "plain.json").read_text(encoding="utf-8"))
+    history = WorkflowHistory.from_json(recorded["workflow_id"], recorded["history"])
+    replayer = Replayer(workflows=[ClockReadingRequestWorkflow], data_converter=_converter())
+    # The replayer reports the failed workflow task, whose failure names the sandbox's error.
+    with pytest.raises(RuntimeError, match=RestrictedWorkflowAccessError.__name__):
+        await replayer.replay_workflow(history)
+    unsandboxed = Replayer(
+        workflows=[ClockReadingRequestWorkflow],
+        data_converter=_converter(),
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    )
+    await unsandboxed.replay_workflow(history)  # what production alone would not notice
 
 
 def test_nondeterminism_fails_the_task_not_the_request() -> None:

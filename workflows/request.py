@@ -6,8 +6,11 @@ blocked content, provider errors) end the workflow with an error result the gate
 OpenAI-style error; anything unexpected fails the workflow instead of retrying its task forever,
 so no request ever hangs.
 
-The sandbox executes this module afresh for every request, so it holds the flow and little else;
-its steps live in modules passed through (workflows/provider_chain.py, bedrock_checks.py).
+A request that needs no streaming runs whole in its first workflow task: admit, the provider
+calls and settle are local steps, and their history markers record each step's result (with what
+it was sent). The worker runs it unsandboxed (gateway/request_worker.py says why and what checks
+it), so the flow here and in its modules (workflows/provider_chain.py, bedrock_checks.py) must
+stay deterministic: time from workflow.now(), no I/O, no randomness, no state between runs.
 """
 
 from __future__ import annotations
