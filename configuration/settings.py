@@ -54,6 +54,15 @@ class Settings(BaseSettings):
     request_timeout_seconds: float = Field(
         120.0, description="Upper bound on one request workflow, retries and fallbacks included."
     )
+    request_task_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=120,
+        description="Workflow task timeout of a request. A request runs whole in one workflow "
+        "task, so this is how long a request whose gateway died waits before another gateway "
+        "takes it over; a provider call longer than this makes the gateway report the task "
+        "alive every 80% of it (one more round trip through Temporal each time).",
+    )
 
     stream_start_timeout_seconds: float = Field(
         10.0,

@@ -89,6 +89,7 @@ async def start_request(state: GatewayState, request: RequestInput) -> WorkflowH
             id=request.request_id,
             task_queue=state.settings.request_task_queue,
             execution_timeout=timedelta(seconds=state.settings.request_timeout_seconds),
+            task_timeout=timedelta(seconds=state.settings.request_task_timeout_seconds),
             search_attributes=TypedSearchAttributes(
                 [SearchAttributePair(search_attributes.TENANT, request.tenant_id)]
             ),
