@@ -1,5 +1,6 @@
-"""RequestWorkflow's local steps: admit (route + input check), settle (output check + outcome),
-and the Bedrock guardrail call when a route uses one."""
+"""RequestWorkflow's local steps: settle (output check + outcome), the Bedrock guardrail call when
+a route uses one, and admit (route + input check) for requests started before gateways admitted
+them (activities/admission.py)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,10 @@ from sqlalchemy.engine import Engine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.admission import Admission
 from activities.bedrock_guardrails import BedrockGuardrailError, apply_guardrail
-from activities.providers import ProviderRegistry
-from activities.routing import RouteResolver
 from activities.streaming import CLIENT_GONE
-from contracts.guardrails import ACTION_STRENGTH, InputCheckResult
+from contracts.guardrails import ACTION_STRENGTH
 from contracts.steps import (
     AdmitInput,
     AdmitResult,
@@ -30,29 +30,17 @@ from store.outcomes import record_outcomes
 
 
 class RequestStepActivities:
-    def __init__(self, engine: Engine, providers: ProviderRegistry, scanner: Registry) -> None:
+    def __init__(self, engine: Engine, admission: Admission, scanner: Registry) -> None:
         self._engine = engine
-        self._resolver = RouteResolver(engine, providers)
+        self._admission = admission
         self._scanner = scanner
 
     # Each step is a thread: store I/O and scanning would otherwise stall the worker's loop.
 
     @activity.defn(name="admit")
     async def admit(self, request: AdmitInput) -> AdmitResult:
-        return await asyncio.to_thread(self._admit, request)
-
-    def _admit(self, request: AdmitInput) -> AdmitResult:
-        route = self._resolver.resolve(request.model)
-        if route.error is not None:
-            return AdmitResult(route=route)
-        vault = Vault()
-        verdict, chat = enforcement.check_input(
-            request.chat, route.guardrails.input, self._scanner, vault
-        )
-        return AdmitResult(
-            route=route,
-            checked=InputCheckResult(verdict=verdict, chat=chat, vault=vault.by_placeholder),
-        )
+        """Requests started before gateways admitted them run admission as their first step."""
+        return await asyncio.to_thread(self._admission.admit, request)
 
     @activity.defn(name="settle")
     async def settle(self, settle: SettleInput) -> SettleResult:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from contracts.chat import ChatRequest, ChatResponse
 from contracts.guardrails import ACTION_STRENGTH, DirectionPolicy, Verdict
 from contracts.routing import RouteTarget
+from contracts.steps import AdmitResult
 
 ErrorType = Literal[
     "invalid_request_error",
@@ -31,6 +32,12 @@ class RequestInput(BaseModel):
     )
     provider_task_queue: str = Field(
         "interlock-providers", description="Task queue of the workers that call providers."
+    )
+    admitted: AdmitResult | None = Field(
+        None,
+        description="The gateway's admission: the resolved route and the checked input. "
+        "Histories recorded before gateways admitted requests lack it and replay with "
+        "admission as their first local step.",
     )
     provider_call_in_task: bool = Field(
         False,
@@ -113,3 +120,14 @@ REQUEST_DEADLINE_PASSED = RequestError(
     http_status=504,
     code="request_timeout",
 )
+
+
+def unresolved_route(request_id: str, model: str, message: str) -> RequestResult:
+    """The answer to a request whose model names no route that can be served."""
+    return RequestResult(
+        request_id=request_id,
+        route=model,
+        error=RequestError(
+            type="invalid_request_error", message=message, http_status=404, code="model_not_found"
+        ),
+    )

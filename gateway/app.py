@@ -15,11 +15,13 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from temporalio.client import Client
 
+from activities.admission import Admission
 from activities.providers.catalog import build_registry
 from activities.streaming import StreamChannels
 from configuration import Settings
 from configuration.temporal import build_codec, connect, ensure_search_attributes
-from contracts.request import RequestInput
+from contracts.request import RequestInput, unresolved_route
+from contracts.steps import AdmitInput
 from gateway.auth import authenticated_tenant
 from gateway.body_limit import BodySizeLimit
 from gateway.codec_routes import codec_endpoint_token, codec_router
@@ -35,6 +37,7 @@ from gateway.openai_answers import (
 from gateway.openai_wire import ChatCompletionRequest, refuse_unsupported, to_chat_request
 from gateway.request_flow import (
     GatewayState,
+    admit_request,
     provider_task_queue,
     raise_request_error,
     record_metrics,
@@ -43,6 +46,7 @@ from gateway.request_flow import (
 )
 from gateway.request_worker import build_request_worker, build_stream_worker
 from gateway.streaming import stream_request
+from guardrails.registry import default_registry
 from store import create_store_engine, init_schema
 from store.routes import list_routes
 
@@ -63,12 +67,17 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
         registry = build_registry(settings)
         channels = StreamChannels()
         stream_queue = f"{settings.request_task_queue}-stream-{uuid.uuid4().hex[:12]}"
+        scanner = default_registry()
+        # One admission for the gateway and its worker's steps: one cache of live routes.
+        admission = Admission(engine, registry, scanner)
         workers = [
-            build_request_worker(temporal, settings, engine, registry),
-            build_stream_worker(temporal, stream_queue, registry, channels),
+            build_request_worker(temporal, settings, engine, registry, admission, scanner),
+            build_stream_worker(temporal, stream_queue, registry, channels, scanner),
         ]
         tasks = [asyncio.create_task(w.run(), name=w.task_queue) for w in workers]
-        app.state.gateway = GatewayState(settings, engine, temporal, channels, stream_queue)
+        app.state.gateway = GatewayState(
+            settings, engine, temporal, channels, stream_queue, admission
+        )
         try:
             yield
         finally:
@@ -138,11 +147,20 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
         refuse_unsupported(wire)
         request_id = f"chatcmpl-{uuid.uuid4().hex}"
         began = time.perf_counter()
+        chat = to_chat_request(wire)
+        admitted = await admit_request(
+            state, AdmitInput(request_id=request_id, tenant_id=tenant, model=wire.model, chat=chat)
+        )
+        if admitted.route.error is not None:
+            unknown = unresolved_route(request_id, wire.model, admitted.route.error)
+            record_metrics(metrics, unknown, time.perf_counter() - began)
+            raise_request_error(unknown, result_headers(unknown))
         request_input = RequestInput(
             request_id=request_id,
             tenant_id=tenant,
             model=wire.model,
-            chat=to_chat_request(wire),
+            chat=chat,
+            admitted=admitted,
             provider_task_queue=provider_task_queue(state.settings),
             provider_call_in_task=state.settings.provider_calls_in_gateway,
             stream_task_queue=state.stream_queue if wire.stream else None,

@@ -3,19 +3,23 @@ HTTP headers, errors and metrics. Shared by the plain and the streamed responses
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 from temporalio.service import RPCError
 
+from activities.admission import Admission
 from activities.streaming import StreamChannels
 from configuration import Settings
 from contracts.request import RequestInput, RequestResult
+from contracts.steps import AdmitInput, AdmitResult
 from gateway.errors import ApiError
 from gateway.metrics import GatewayMetrics
 from store.short_lived import ShortLived
@@ -33,6 +37,7 @@ class GatewayState:
     channels: StreamChannels
     stream_queue: str
     """This process's private task queue for streamed provider calls."""
+    admission: Admission
     known_keys: ShortLived[str, str] = field(default_factory=ShortLived)
     """API key digest -> tenant, for keys seen in the last second."""
 
@@ -75,6 +80,20 @@ def record_metrics(metrics: GatewayMetrics, result: RequestResult, seconds: floa
         metrics.tokens.labels(route, result.target.provider, "output").inc(usage.output_tokens)
     if (action := result.guardrails.strongest_action()) is not None:
         metrics.guardrail_actions.labels(route, action).inc()
+
+
+async def admit_request(state: GatewayState, request: AdmitInput) -> AdmitResult:
+    """Resolve the request's route and check its input, before its workflow starts."""
+    try:
+        return await asyncio.to_thread(state.admission.admit, request)
+    except SQLAlchemyError as exc:
+        log.error("route store unavailable for %s: %s", request.request_id, exc)
+        raise ApiError(
+            503,
+            "the route store is unavailable; retry shortly",
+            type="server_error",
+            code="store_unavailable",
+        ) from None
 
 
 async def run_request(state: GatewayState, request: RequestInput) -> RequestResult:

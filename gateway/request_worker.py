@@ -12,12 +12,13 @@ from sqlalchemy.engine import Engine
 from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+from activities.admission import Admission
 from activities.provider_calls import ProviderActivities
 from activities.providers import ProviderRegistry
 from activities.request_steps import RequestStepActivities
 from activities.streaming import StreamChannels, StreamingActivities
 from configuration import Settings
-from guardrails.registry import default_registry
+from guardrails.findings import Registry
 from workflows.request import RequestWorkflow
 
 # Every request is a workflow run, and the sandbox costs each of them CPU on every activation and
@@ -30,9 +31,14 @@ REQUEST_WORKFLOW_RUNNER = UnsandboxedWorkflowRunner()
 
 
 def build_request_worker(
-    client: Client, settings: Settings, engine: Engine, registry: ProviderRegistry
+    client: Client,
+    settings: Settings,
+    engine: Engine,
+    registry: ProviderRegistry,
+    admission: Admission,
+    scanner: Registry,
 ) -> Worker:
-    steps = RequestStepActivities(engine, registry, default_registry())
+    steps = RequestStepActivities(engine, admission, scanner)
     activities = [steps.admit, steps.settle, steps.bedrock_guardrail]
     if settings.provider_calls_in_gateway:
         providers = ProviderActivities(registry)
@@ -52,10 +58,14 @@ def build_request_worker(
 
 
 def build_stream_worker(
-    client: Client, task_queue: str, registry: ProviderRegistry, channels: StreamChannels
+    client: Client,
+    task_queue: str,
+    registry: ProviderRegistry,
+    channels: StreamChannels,
+    scanner: Registry,
 ) -> Worker:
     """The worker on this process's private queue: streamed calls land where their client is."""
-    streaming = StreamingActivities(registry, channels, default_registry())
+    streaming = StreamingActivities(registry, channels, scanner)
     return Worker(
         client,
         task_queue=task_queue,

@@ -106,6 +106,9 @@ async def test_record(stack, routes, scenario: str) -> None:
         )
         await response.aread()
     request_id = response.headers["x-request-id"]
+    if scenario == "unknown-model" and response.status_code == 404:
+        # Since gateways admit requests themselves, an unknown model starts no workflow.
+        pytest.skip("no workflow: the gateway answered an unknown model itself")
     history = await stack.client.get_workflow_handle(request_id).fetch_history()
     target = HISTORIES / SET / f"{scenario}.json"
     target.parent.mkdir(parents=True, exist_ok=True)

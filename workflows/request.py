@@ -20,7 +20,13 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.request_steps import RequestStepActivities
     from contracts.outcome import OutcomeRecord
-    from contracts.request import Guardrails, RequestError, RequestInput, RequestResult
+    from contracts.request import (
+        Guardrails,
+        RequestError,
+        RequestInput,
+        RequestResult,
+        unresolved_route,
+    )
     from contracts.steps import AdmitInput, SettleInput
     from workflows.bedrock_checks import bedrock_check, bedrock_on_input, checkable_texts
     from workflows.provider_chain import call_providers, request_deadline
@@ -51,7 +57,7 @@ class RequestWorkflow:
     async def run(self, request: RequestInput) -> RequestResult:
         started = workflow.now()
         deadline, settle_time = request_deadline()
-        admitted = await workflow.execute_local_activity_method(
+        admitted = request.admitted or await workflow.execute_local_activity_method(
             RequestStepActivities.admit,
             AdmitInput(
                 request_id=request.request_id,
@@ -64,16 +70,8 @@ class RequestWorkflow:
         )
         route = admitted.route
         if route.error is not None or admitted.checked is None:
-            return RequestResult(
-                request_id=request.request_id,
-                route=request.model,
-                error=RequestError(
-                    type="invalid_request_error",
-                    message=route.error or "",
-                    http_status=404,
-                    code="model_not_found",
-                ),
-            )
+            # Gateways now answer these themselves; older requests got this far.
+            return unresolved_route(request.request_id, request.model, route.error or "")
         # Only a resolved (hence operator-defined) route name may become a search attribute.
         # A request that runs in one workflow task sets it with the others at the end: nobody
         # can see the run in between, and each upsert costs the server a visibility write.

@@ -1,0 +1,37 @@
+"""Admitting a request: resolve its route, then check its input against the route's policy.
+
+Done by the gateway before it starts the request's workflow, so the admitted request (the
+resolved route, the checked input, the redaction vault) is the workflow's recorded input rather
+than one more step inside it. Requests started before that run it as their first local step.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import Engine
+
+from activities.providers import ProviderRegistry
+from activities.routing import RouteResolver
+from contracts.guardrails import InputCheckResult
+from contracts.steps import AdmitInput, AdmitResult
+from guardrails import enforcement
+from guardrails.findings import Registry
+from guardrails.redaction import Vault
+
+
+class Admission:
+    def __init__(self, engine: Engine, providers: ProviderRegistry, scanner: Registry) -> None:
+        self._resolver = RouteResolver(engine, providers)
+        self._scanner = scanner
+
+    def admit(self, request: AdmitInput) -> AdmitResult:
+        route = self._resolver.resolve(request.model)
+        if route.error is not None:
+            return AdmitResult(route=route)
+        vault = Vault()
+        verdict, chat = enforcement.check_input(
+            request.chat, route.guardrails.input, self._scanner, vault
+        )
+        return AdmitResult(
+            route=route,
+            checked=InputCheckResult(verdict=verdict, chat=chat, vault=vault.by_placeholder),
+        )
