@@ -64,19 +64,22 @@ def main(requests: int = 400, as_json: bool = False) -> dict[str, Any]:
         publish_steady_route(stack)
         levels: dict[str, dict[str, Any]] = {}
         cpu: dict[str, float] = {}
+        floor_cpu: dict[str, float] = {}
         for level in CONCURRENCY:
-            levels[f"floor_c{level}"] = asyncio.run(
-                run_level(floor_url, requests, level, path="/v1/floor")
+            levels[f"floor_c{level}"], floor_usage = _with_cpu(
+                requests,
+                lambda level=level: asyncio.run(
+                    run_level(floor_url, requests, level, path="/v1/floor")
+                ),
             )
             levels[f"pipeline_c{level}"], usage = _with_cpu(
-                stack.process.pid,
                 requests,
                 lambda level=level: asyncio.run(
                     run_level(stack.base_url, requests, level, model=STEADY_ROUTE)
                 ),
             )
             if level == top:
-                cpu = usage
+                cpu, floor_cpu = usage, floor_usage
         # The demo route as it is, with the simulator's 1% of failed first attempts: the p99
         # then includes provider retries.
         levels["pipeline_injected_errors_c1"] = asyncio.run(
@@ -94,6 +97,8 @@ def main(requests: int = 400, as_json: bool = False) -> dict[str, Any]:
         "overhead_p99_ms_injected_errors": round(injected["p99"] - direct["p99"], 1),
         "gateway_cpu_ms_per_request": round(cpu.get("gateway", float("nan")), 2),
         "server_cpu_ms_per_request": round(cpu.get("server", float("nan")), 2),
+        "floor_gateway_cpu_ms_per_request": round(floor_cpu.get("floor", float("nan")), 2),
+        "floor_server_cpu_ms_per_request": round(floor_cpu.get("server", float("nan")), 2),
         "requests_per_level": requests,
         "levels": {name: _rounded(figures) for name, figures in levels.items()}
         | {"direct_c1": _rounded(direct)},
@@ -164,16 +169,17 @@ async def _direct_calls(requests: int) -> dict[str, float]:
 
 
 def _with_cpu(
-    root: int, requests: int, run: Callable[[], dict[str, float]]
+    requests: int, run: Callable[[], dict[str, float]]
 ) -> tuple[dict[str, float], dict[str, float]]:
-    """What `run` returns, and the CPU milliseconds per request the gateway process and the
-    Temporal server spent while it ran."""
+    """What `run` returns, and the CPU milliseconds per request that the pipeline's gateway
+    process, the floor's gateway process and the Temporal server each spent while it ran."""
+    root = os.getpid()  # both gateways and the server run below this process
     before = _process_cpu(root)
     figures = run()
     after = _process_cpu(root)
     usage: dict[str, float] = {}
     for pid, (role, seconds) in after.items():
-        if role in ("gateway", "server") and pid in before:
+        if role and pid in before:
             usage[role] = usage.get(role, 0.0) + (seconds - before[pid][1]) / requests * 1000
     return figures, usage
 
@@ -202,9 +208,12 @@ def _process_cpu(root: int) -> dict[int, tuple[str, float]]:
     roles = {}
     for pid in tree & table.keys():
         command = table[pid][2]
-        role = "server" if "start-dev" in command else "gateway" if "cli gateway" in command else ""
+        role = next((name for part, name in _ROLES.items() if part in command), "")
         roles[pid] = (role, table[pid][1])
     return roles
+
+
+_ROLES = {"start-dev": "server", "cli gateway": "gateway", "benchmarks.floor_gateway": "floor"}
 
 
 def _rounded(figures: dict[str, float]) -> dict[str, float]:

@@ -24,6 +24,7 @@ from contracts.guardrails import DirectionPolicy, GuardrailPolicy
 from contracts.routing import RouteTarget
 from store.guardrails import set_route_policy
 from store.routes import publish_route
+from tests.request_history import finished_workflow
 
 HISTORIES = Path(__file__).parent / "histories"
 SET = os.environ.get("INTERLOCK_HISTORY_SET", "")
@@ -109,7 +110,7 @@ async def test_record(stack, routes, scenario: str) -> None:
     if scenario == "unknown-model" and response.status_code == 404:
         # Since gateways admit requests themselves, an unknown model starts no workflow.
         pytest.skip("no workflow: the gateway answered an unknown model itself")
-    history = await stack.client.get_workflow_handle(request_id).fetch_history()
+    history = await (await finished_workflow(stack.client, request_id)).fetch_history()
     target = HISTORIES / SET / f"{scenario}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(

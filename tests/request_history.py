@@ -7,12 +7,13 @@ failure) carries the call.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from typing import Any
 
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 
 PROVIDER_ACTIVITIES = {"call_provider", "stream_provider"}
 LOCAL_PROVIDER_CALL = "call_provider_in_task"
@@ -31,8 +32,16 @@ class ProviderCall:
     """How many attempts the call took (the last one's number)."""
 
 
+async def finished_workflow(client: Client, request_id: str) -> WorkflowHandle:
+    """The request's workflow once it has completed. The gateway answers as soon as the outcome
+    is recorded, a moment before the workflow's completion reaches the server."""
+    handle = client.get_workflow_handle(request_id)
+    await asyncio.wait_for(handle.result(), timeout=30)
+    return handle
+
+
 async def provider_calls(client: Client, request_id: str) -> list[ProviderCall]:
-    history = await client.get_workflow_handle(request_id).fetch_history()
+    history = await (await finished_workflow(client, request_id)).fetch_history()
     calls: list[ProviderCall] = []
     by_scheduled_event: dict[int, ProviderCall] = {}
     for event in history.events:

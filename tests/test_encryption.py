@@ -17,6 +17,7 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
 from devstack.supervisor import temporal_binary
+from tests.request_history import finished_workflow
 
 
 async def send_prompt(stack, marker: str) -> str:
@@ -27,7 +28,9 @@ async def send_prompt(stack, marker: str) -> str:
             headers={"Authorization": f"Bearer {stack.api_key}"},
         )
     assert response.status_code == 200, response.text
-    return response.json()["id"]
+    request_id = response.json()["id"]
+    await finished_workflow(stack.client, request_id)  # its whole history, completion included
+    return request_id
 
 
 def temporal_files_bytes(stack) -> bytes:

@@ -18,7 +18,7 @@ from contracts.request import RequestInput
 from contracts.routing import RouteTarget
 from store.outcomes import outcomes_for_request
 from store.routes import publish_route
-from tests.request_history import provider_calls
+from tests.request_history import finished_workflow, provider_calls
 from workflows import search_attributes
 from workflows.request import RequestWorkflow
 
@@ -59,7 +59,7 @@ async def test_openai_client_gets_a_completion(stack) -> None:
     assert row.cost_usd > 0
 
     # The workflow id is the request id, and it is findable by our search attributes.
-    description = await stack.client.get_workflow_handle(completion.id).describe()
+    description = await (await finished_workflow(stack.client, completion.id)).describe()
     assert description.status == WorkflowExecutionStatus.COMPLETED
     attributes = description.typed_search_attributes
     assert attributes.get(search_attributes.TENANT) == "demo"
@@ -121,7 +121,7 @@ async def test_provider_failure_is_a_502_with_an_outcome(stack, always_down_rout
     # Three attempts were made (the retry policy), and the workflow itself completed.
     [call] = await provider_calls(stack.client, request_id)
     assert (call.failed, call.attempts) == (True, 3)
-    description = await stack.client.get_workflow_handle(request_id).describe()
+    description = await (await finished_workflow(stack.client, request_id)).describe()
     assert description.status == WorkflowExecutionStatus.COMPLETED
 
 
@@ -439,7 +439,7 @@ async def test_no_request_workflow_is_left_running(stack, always_down_route) -> 
                 await handle.describe()
             assert missing.value.status == RPCStatusCode.NOT_FOUND
             continue
-        description = await handle.describe()
+        description = await (await finished_workflow(stack.client, request_id)).describe()
         assert description.workflow_type == "RequestWorkflow"
         assert description.status == WorkflowExecutionStatus.COMPLETED, request_id
 
@@ -482,7 +482,7 @@ async def test_by_default_the_whole_request_runs_in_one_workflow_task(stack) -> 
     [call] = await provider_calls(stack.client, request_id)
     assert (call.how, call.failed) == ("local", False)
     assert call.sent["chat"]["messages"][-1]["content"] == "Hello"
-    history = await stack.client.get_workflow_handle(request_id).fetch_history()
+    history = await (await finished_workflow(stack.client, request_id)).fetch_history()
     tasks = [e for e in history.events if e.HasField("workflow_task_completed_event_attributes")]
     assert len(tasks) == 1
 

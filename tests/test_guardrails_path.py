@@ -11,7 +11,7 @@ import pytest
 from contracts.guardrails import DirectionPolicy, GuardrailPolicy
 from store.outcomes import outcomes_for_request
 from tests.conftest import publish_echo_route
-from tests.request_history import provider_calls
+from tests.request_history import finished_workflow, provider_calls
 from tests.test_encryption import show_workflow, temporal_files_bytes
 
 EMAIL = "grace.hopper.pii@example.com"
@@ -112,7 +112,7 @@ async def test_pii_leaks_nowhere(stack, guarded_route, caplog) -> None:
             flat = " ".join(str(value) for value in row.model_dump().values())
             assert not [s for s in secrets if s in flat]
         assert not [s for s in secrets if s in request_id]
-        description = await stack.client.get_workflow_handle(request_id).describe()
+        description = await (await finished_workflow(stack.client, request_id)).describe()
         attributes = " ".join(str(pair.value) for pair in description.typed_search_attributes)
         assert attributes and not [s for s in secrets if s in attributes]
         assert not [s for s in secrets if s in show_workflow(stack, request_id)]

@@ -6,13 +6,14 @@ from __future__ import annotations
 import httpx
 
 from tests.conftest import publish_echo_route
+from tests.request_history import finished_workflow
 
 EMAIL = "summary.reader@example.com"
 
 
 async def summaries(stack, request_id: str) -> list[str]:
     """Every step's summary, in the order the history records them."""
-    history = await stack.client.get_workflow_handle(request_id).fetch_history()
+    history = await (await finished_workflow(stack.client, request_id)).fetch_history()
     payloads = [
         event.user_metadata.summary
         for event in history.events
