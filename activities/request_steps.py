@@ -12,10 +12,8 @@ from temporalio.exceptions import ApplicationError
 
 from activities.admission import Admission
 from activities.bedrock_guardrails import BedrockGuardrailError, apply_guardrail
-from activities.early_answers import EarlyAnswers
 from activities.streaming import CLIENT_GONE
 from contracts.guardrails import ACTION_STRENGTH
-from contracts.request import request_result
 from contracts.steps import (
     AdmitInput,
     AdmitResult,
@@ -32,13 +30,10 @@ from store.outcomes import record_outcomes
 
 
 class RequestStepActivities:
-    def __init__(
-        self, engine: Engine, admission: Admission, scanner: Registry, answers: EarlyAnswers
-    ) -> None:
+    def __init__(self, engine: Engine, admission: Admission, scanner: Registry) -> None:
         self._engine = engine
         self._admission = admission
         self._scanner = scanner
-        self._answers = answers
 
     # Each step is a thread: store I/O and scanning would otherwise stall the worker's loop.
 
@@ -49,27 +44,11 @@ class RequestStepActivities:
 
     @activity.defn(name="settle")
     async def settle(self, settle: SettleInput) -> SettleResult:
-        settled = await asyncio.to_thread(self._settle, settle)
-        if settle.target is not None:
-            # The rows are committed and the answer is final: a gateway in this process waiting
-            # for it may answer now (activities/early_answers.py).
-            self._answers.settled(
-                request_result(
-                    settle.outcome.request_id,
-                    settle.outcome.route,
-                    settle.target,
-                    settled.response,
-                    settle.error,
-                    settle.input_verdict,
-                    settled.output_verdict,
-                )
-            )
-        return settled
+        return await asyncio.to_thread(self._settle, settle)
 
     def _settle(self, settle: SettleInput) -> SettleResult:
         response, output_verdict = settle.response, None
-        error_code = None if settle.error is None else settle.error.code
-        if response is not None and error_code is None:
+        if response is not None and settle.error_code is None:
             if settle.output_bedrock is not None:
                 response = with_response_texts(response, settle.output_bedrock.texts)
             # The check's own placeholders join a copy of the input's vault: what the output policy
@@ -95,9 +74,9 @@ class RequestStepActivities:
             [settle.input_verdict.action] + ([output_verdict.action] if output_verdict else []),
             key=ACTION_STRENGTH.__getitem__,
         )
-        if error_code == CLIENT_GONE:
+        if settle.error_code == CLIENT_GONE:
             status = "cancelled"
-        elif error_code is not None and error_code != "content_filter":
+        elif settle.error_code is not None and settle.error_code != "content_filter":
             status = "error"
         elif strongest == "block":
             status = "blocked"

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from contracts.chat import ChatRequest, ChatResponse
-from contracts.errors import RequestError
 from contracts.guardrails import ACTION_STRENGTH, DirectionPolicy, Verdict
 from contracts.routing import RouteTarget
 from contracts.steps import AdmitResult
+
+ErrorType = Literal[
+    "invalid_request_error",
+    "provider_error",
+    "rate_limit_error",
+    "timeout",
+    "service_unavailable",
+    "internal_error",
+    "client_closed",
+]
 
 
 class RequestInput(BaseModel):
@@ -46,6 +57,13 @@ class RequestInput(BaseModel):
         gt=0,
         description="How long a streamed call may go without a sign of life from its gateway.",
     )
+
+
+class RequestError(BaseModel):
+    type: ErrorType
+    message: str
+    http_status: int
+    code: str | None = None
 
 
 class Guardrails(BaseModel):
@@ -112,25 +130,4 @@ def unresolved_route(request_id: str, model: str, message: str) -> RequestResult
         error=RequestError(
             type="invalid_request_error", message=message, http_status=404, code="model_not_found"
         ),
-    )
-
-
-def request_result(
-    request_id: str,
-    route: str,
-    target: RouteTarget,
-    response: ChatResponse | None,
-    error: RequestError | None,
-    input_verdict: Verdict,
-    output_verdict: Verdict | None,
-) -> RequestResult:
-    """What a settled request answers: the workflow returns it, and settle hands the same to a
-    gateway waiting in the same process (activities/early_answers.py)."""
-    return RequestResult(
-        request_id=request_id,
-        route=route,
-        target=target,
-        response=response if error is None else None,
-        error=error,
-        guardrails=Guardrails(input=input_verdict, output=output_verdict),
     )

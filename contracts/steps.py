@@ -13,7 +13,6 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from contracts.chat import ChatRequest, ChatResponse
-from contracts.errors import RequestError
 from contracts.guardrails import (
     BedrockGuardrail,
     FindingCount,
@@ -22,7 +21,7 @@ from contracts.guardrails import (
     Verdict,
 )
 from contracts.outcome import OutcomeRecord, OutcomeStatus
-from contracts.routing import ResolvedRoute, RouteTarget
+from contracts.routing import ResolvedRoute
 
 
 class AdmitInput(BaseModel):
@@ -56,10 +55,7 @@ class SettleInput(BaseModel):
     outcome: OutcomeRecord
     """Everything but status and guardrail action, which settling decides."""
     response: ChatResponse | None = None
-    error: RequestError | None = None
-    target: RouteTarget | None = Field(
-        None, description="The variant that answered (or failed last): part of the answer."
-    )
+    error_code: str | None = None
     policy: GuardrailPolicy = Field(default_factory=GuardrailPolicy)
     vault: dict[str, str] = Field(default_factory=dict)
     input_verdict: Verdict = Field(default_factory=Verdict)

@@ -16,7 +16,6 @@ from fastapi.responses import JSONResponse, Response
 from temporalio.client import Client
 
 from activities.admission import Admission
-from activities.early_answers import EarlyAnswers
 from activities.providers.catalog import build_registry
 from activities.streaming import StreamChannels
 from configuration import Settings
@@ -71,14 +70,13 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
         scanner = default_registry()
         # One admission for the gateway and its worker's steps: one cache of live routes.
         admission = Admission(engine, registry, scanner)
-        answers = EarlyAnswers()
         workers = [
-            build_request_worker(temporal, settings, engine, registry, admission, scanner, answers),
+            build_request_worker(temporal, settings, engine, registry, admission, scanner),
             build_stream_worker(temporal, stream_queue, registry, channels, scanner),
         ]
         tasks = [asyncio.create_task(w.run(), name=w.task_queue) for w in workers]
         app.state.gateway = GatewayState(
-            settings, engine, temporal, channels, stream_queue, admission, answers
+            settings, engine, temporal, channels, stream_queue, admission
         )
         try:
             yield

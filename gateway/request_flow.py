@@ -16,7 +16,6 @@ from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 from temporalio.service import RPCError
 
 from activities.admission import Admission
-from activities.early_answers import EarlyAnswers
 from activities.streaming import StreamChannels
 from configuration import Settings
 from contracts.request import RequestInput, RequestResult
@@ -39,7 +38,6 @@ class GatewayState:
     stream_queue: str
     """This process's private task queue for streamed provider calls."""
     admission: Admission
-    answers: EarlyAnswers
     known_keys: ShortLived[str, str] = field(default_factory=ShortLived)
     """API key digest -> tenant, for keys seen in the last second."""
 
@@ -99,22 +97,7 @@ async def admit_request(state: GatewayState, request: AdmitInput) -> AdmitResult
 
 
 async def run_request(state: GatewayState, request: RequestInput) -> RequestResult:
-    """Start the request and wait for its answer: from its settle step when that ran in this
-    process (activities/early_answers.py), else the workflow's result."""
-    settled = state.answers.expect(request.request_id)
-    try:
-        handle = await start_request(state, request)
-        finished = asyncio.ensure_future(finish_request(state, request, handle))
-        # Whichever loses is not awaited: retrieve its outcome so it is never reported as lost.
-        finished.add_done_callback(lambda task: task.cancelled() or task.exception())
-        await asyncio.wait({settled, finished}, return_when=asyncio.FIRST_COMPLETED)
-        if settled.done():
-            # The workflow completes by itself, returning this same answer.
-            finished.cancel()
-            return settled.result()
-        return finished.result()
-    finally:
-        state.answers.forget(request.request_id)
+    return await finish_request(state, request, await start_request(state, request))
 
 
 async def start_request(state: GatewayState, request: RequestInput) -> WorkflowHandle:

@@ -13,7 +13,6 @@ from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.admission import Admission
-from activities.early_answers import EarlyAnswers
 from activities.provider_calls import ProviderActivities
 from activities.providers import ProviderRegistry
 from activities.request_steps import RequestStepActivities
@@ -38,9 +37,8 @@ def build_request_worker(
     registry: ProviderRegistry,
     admission: Admission,
     scanner: Registry,
-    answers: EarlyAnswers,
 ) -> Worker:
-    steps = RequestStepActivities(engine, admission, scanner, answers)
+    steps = RequestStepActivities(engine, admission, scanner)
     activities = [steps.admit, steps.settle, steps.bedrock_guardrail]
     if settings.provider_calls_in_gateway:
         providers = ProviderActivities(registry)

@@ -33,8 +33,8 @@ class ProviderCall:
 
 
 async def finished_workflow(client: Client, request_id: str) -> WorkflowHandle:
-    """The request's workflow once it has completed. The gateway answers as soon as the outcome
-    is recorded, a moment before the workflow's completion reaches the server."""
+    """The request's workflow once it has completed: a history read earlier would lack the
+    steps still running."""
     handle = client.get_workflow_handle(request_id)
     await asyncio.wait_for(handle.result(), timeout=30)
     return handle

@@ -21,10 +21,10 @@ with workflow.unsafe.imports_passed_through():
     from activities.request_steps import RequestStepActivities
     from contracts.outcome import OutcomeRecord
     from contracts.request import (
+        Guardrails,
         RequestError,
         RequestInput,
         RequestResult,
-        request_result,
         unresolved_route,
     )
     from contracts.steps import AdmitInput, SettleInput
@@ -127,8 +127,7 @@ class RequestWorkflow:
                     finished_at=finished,
                 ),
                 response=response,
-                error=error,
-                target=target,
+                error_code=None if error is None else error.code,
                 policy=policy,
                 vault=checked.vault,
                 input_verdict=checked.verdict,
@@ -151,12 +150,11 @@ class RequestWorkflow:
                 STATUS.value_set(settled.status),
             ]
         )
-        return request_result(
-            request.request_id,
-            route.route,
-            target,
-            settled.response,
-            error,
-            checked.verdict,
-            settled.output_verdict,
+        return RequestResult(
+            request_id=request.request_id,
+            route=route.route,
+            target=target,
+            response=settled.response if error is None else None,
+            error=error,
+            guardrails=Guardrails(input=checked.verdict, output=settled.output_verdict),
         )
