@@ -42,10 +42,14 @@ class ProviderActivities:
 
     @activity.defn(name="call_provider_in_task")
     async def call_provider_in_task(self, call: ProviderCallInput) -> ProviderCallRecord:
+        return ProviderCallRecord(sent=call, response=await self.call_in_task(call))
+
+    async def call_in_task(self, call: ProviderCallInput) -> ChatResponse:
+        """The call as a local step makes it: its failure carries the call, because the failure
+        is all the history keeps of a failed local step."""
         try:
-            response = await self.call_provider(call)
+            return await self.call_provider(call)
         except ApplicationError as exc:
-            # The failure is all the history keeps of a failed local step: it carries the call.
             raise ApplicationError(
                 exc.message,
                 call,
@@ -53,4 +57,3 @@ class ProviderActivities:
                 non_retryable=exc.non_retryable,
                 next_retry_delay=exc.next_retry_delay,
             ) from exc
-        return ProviderCallRecord(sent=call, response=response)

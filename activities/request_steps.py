@@ -5,15 +5,20 @@ them (activities/admission.py)."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.admission import Admission
 from activities.bedrock_guardrails import BedrockGuardrailError, apply_guardrail
+from activities.provider_calls import ProviderActivities
 from activities.streaming import CLIENT_GONE
 from contracts.guardrails import ACTION_STRENGTH
+from contracts.outcome import answered
+from contracts.request import CallAndSettle, CallAndSettleResult
 from contracts.steps import (
     AdmitInput,
     AdmitResult,
@@ -30,10 +35,17 @@ from store.outcomes import record_outcomes
 
 
 class RequestStepActivities:
-    def __init__(self, engine: Engine, admission: Admission, scanner: Registry) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        admission: Admission,
+        scanner: Registry,
+        providers: ProviderActivities | None = None,
+    ) -> None:
         self._engine = engine
         self._admission = admission
         self._scanner = scanner
+        self._providers = providers
 
     # Each step is a thread: store I/O and scanning would otherwise stall the worker's loop.
 
@@ -45,6 +57,33 @@ class RequestStepActivities:
     @activity.defn(name="settle")
     async def settle(self, settle: SettleInput) -> SettleResult:
         return await asyncio.to_thread(self._settle, settle)
+
+    @activity.defn(name="call_and_settle")
+    async def call_and_settle(self, step: CallAndSettle) -> CallAndSettleResult:
+        """The provider call that answers and the settling after it, as one local step: a step
+        less per request. A failed call raises, to be retried by the step's policy; the settling
+        runs only after an answer, so a retry never repeats it."""
+        if self._providers is None:
+            raise ApplicationError(
+                "this worker does not call providers",
+                type="ProviderNotConfigured",
+                non_retryable=True,
+            )
+        response = await self._providers.call_in_task(step.call)
+        settle = step.settle.model_copy(
+            update={
+                "outcome": answered(step.settle.outcome, response, datetime.now(UTC)),
+                "response": response,
+            }
+        )
+        try:
+            settled = await asyncio.to_thread(self._settle, settle)
+        except SQLAlchemyError as exc:
+            # Retrying this step would call the provider again: the workflow settles the answer
+            # in a step of its own, which retries only the write.
+            activity.logger.warning("outcome not recorded with the call, settling apart: %s", exc)
+            settled = None
+        return CallAndSettleResult(sent=step.call, response=response, settled=settled)
 
     def _settle(self, settle: SettleInput) -> SettleResult:
         response, output_verdict = settle.response, None

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from contracts.chat import ChatResponse
+
 # "cancelled": the client went away before the answer was complete; neither a success nor the
 # arm's failure.
 OutcomeStatus = Literal["ok", "error", "blocked", "cancelled"]
@@ -32,3 +34,17 @@ class OutcomeRecord(BaseModel):
     quality_score: float | None = None
     started_at: datetime
     finished_at: datetime
+
+
+def answered(outcome: OutcomeRecord, response: ChatResponse, finished: datetime) -> OutcomeRecord:
+    """The arm's row once its provider answered: the answer's latency, tokens, cost and quality."""
+    return outcome.model_copy(
+        update={
+            "latency_ms": response.latency_ms,
+            "tokens_in": response.usage.input_tokens,
+            "tokens_out": response.usage.output_tokens,
+            "cost_usd": response.cost_usd,
+            "quality_score": response.quality_score,
+            "finished_at": finished,
+        }
+    )

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from contracts.chat import ChatRequest, ChatResponse
 from contracts.guardrails import ACTION_STRENGTH, DirectionPolicy, Verdict
 from contracts.routing import RouteTarget
-from contracts.steps import AdmitResult
+from contracts.steps import AdmitResult, SettleInput, SettleResult
 
 ErrorType = Literal[
     "invalid_request_error",
@@ -38,6 +38,12 @@ class RequestInput(BaseModel):
         description="The gateway's admission: the resolved route and the checked input. "
         "Histories recorded before gateways admitted requests lack it and replay with "
         "admission as their first local step.",
+    )
+    settle_with_call: bool = Field(
+        False,
+        description="Settle in the same local step as the provider call that answers, where "
+        "nothing must run between the two (no Bedrock output check). Histories recorded "
+        "before lack it and replay with settle as a step of its own.",
     )
     provider_call_in_task: bool = Field(
         False,
@@ -102,6 +108,20 @@ class ProviderCallInput(BaseModel):
     output_check: StreamOutputCheck | None = Field(
         None, description="Streamed calls only: check the answer before any of it is sent."
     )
+
+
+class CallAndSettle(BaseModel):
+    call: ProviderCallInput
+    settle: SettleInput
+    """The outcome without the answer, which the step adds when the provider answers."""
+
+
+class CallAndSettleResult(BaseModel):
+    sent: ProviderCallInput
+    response: ChatResponse
+    """The provider's answer, before the output checks."""
+    settled: SettleResult | None = None
+    """None when the answer could not be recorded: a settle step of its own then records it."""
 
 
 class ProviderCallRecord(BaseModel):

@@ -75,6 +75,8 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
             build_stream_worker(temporal, stream_queue, registry, channels, scanner),
         ]
         tasks = [asyncio.create_task(w.run(), name=w.task_queue) for w in workers]
+        for task in tasks:
+            task.add_done_callback(_report_stopped_worker)
         app.state.gateway = GatewayState(
             settings, engine, temporal, channels, stream_queue, admission
         )
@@ -163,6 +165,7 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
             admitted=admitted,
             provider_task_queue=provider_task_queue(state.settings),
             provider_call_in_task=state.settings.provider_calls_in_gateway,
+            settle_with_call=state.settings.provider_calls_in_gateway,
             stream_task_queue=state.stream_queue if wire.stream else None,
             stream_start_timeout_seconds=state.settings.stream_start_timeout_seconds,
             stream_heartbeat_timeout_seconds=state.settings.stream_heartbeat_timeout_seconds,
@@ -178,6 +181,12 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
         return JSONResponse(completion.model_dump(mode="json"), headers=headers)
 
     return app
+
+
+def _report_stopped_worker(task: asyncio.Task) -> None:
+    """A worker of the gateway that stops by itself leaves its queue unserved: say so at once."""
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.error("the gateway's worker on %s stopped: %r", task.get_name(), error)
 
 
 def serve(app: FastAPI, settings: Settings) -> bool:

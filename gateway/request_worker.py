@@ -38,12 +38,17 @@ def build_request_worker(
     admission: Admission,
     scanner: Registry,
 ) -> Worker:
-    steps = RequestStepActivities(engine, admission, scanner)
+    providers = ProviderActivities(registry) if settings.provider_calls_in_gateway else None
+    steps = RequestStepActivities(engine, admission, scanner, providers)
     activities = [steps.admit, steps.settle, steps.bedrock_guardrail]
-    if settings.provider_calls_in_gateway:
-        providers = ProviderActivities(registry)
-        # call_provider as an activity still serves requests started before one-task requests.
-        activities += [providers.call_provider_in_task, providers.call_provider]
+    if providers is not None:
+        # The other two forms of the call serve routes with a Bedrock output check, and
+        # requests started before calls and settling shared a step.
+        activities += [
+            steps.call_and_settle,
+            providers.call_provider_in_task,
+            providers.call_provider,
+        ]
     return Worker(
         client,
         task_queue=settings.request_task_queue,

@@ -16,7 +16,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
 PROVIDER_ACTIVITIES = {"call_provider", "stream_provider"}
-LOCAL_PROVIDER_CALL = "call_provider_in_task"
+# Local steps that call a provider: alone, or settling after the answer.
+LOCAL_PROVIDER_CALLS = {"call_provider_in_task", "call_and_settle"}
 
 
 @dataclass
@@ -59,7 +60,7 @@ async def provider_calls(client: Client, request_id: str) -> list[ProviderCall]:
         elif event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
             marker = event.marker_recorded_event_attributes
             step = json.loads(marker.details["data"].payloads[0].data)
-            if step["activity_type"] != LOCAL_PROVIDER_CALL:
+            if step["activity_type"] not in LOCAL_PROVIDER_CALLS:
                 continue
             if marker.HasField("failure"):
                 failure = marker.failure

@@ -36,7 +36,7 @@ async def test_steps_and_request_are_summed_up_without_user_text(stack) -> None:
     steps = await summaries(stack, request_id)
     # Admission is the workflow's input (the gateway admits a request before starting it).
     assert steps == [
-        "call simulated/sim-fast, variant baseline (primary)",
+        "call simulated/sim-fast, variant baseline (primary); "
         "settle: check the output, record the outcome",
     ]
     metadata = await stack.client.get_workflow_handle(request_id).query(

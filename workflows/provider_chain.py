@@ -14,21 +14,25 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError, TimeoutType
 
 from activities.provider_calls import ProviderActivities
+from activities.request_steps import RequestStepActivities
 from activities.streaming import CLIENT_GONE, StreamingActivities
 from contracts.chat import ChatResponse
 from contracts.guardrails import GuardrailPolicy, InputCheckResult
 from contracts.outcome import OutcomeRecord
 from contracts.request import (
     REQUEST_DEADLINE_PASSED,
+    CallAndSettle,
     ProviderCallInput,
     RequestError,
     RequestInput,
     StreamOutputCheck,
 )
 from contracts.routing import RouteTarget
+from contracts.steps import SettleInput, SettleResult
 from guardrails.enforcement import streams_live
 from guardrails.stream_guard import needs_guard
 from workflows.selection import arm_name, fallback_chain, next_fallback
+from workflows.settling import for_arm
 from workflows.step_options import (
     MIN_CALL_TIME,
     PROVIDER_CALL_TIMEOUT,
@@ -55,9 +59,14 @@ _ERROR_MAP: dict[str, tuple[str, int]] = {
 
 
 # What the provider calls came to: the answer or the error, and the arm and variant that gave it,
-# after the arms that failed before it.
+# after the arms that failed before it; and the settling, when the answering call settled too.
 ChainOutcome = tuple[
-    "ChatResponse | None", "RequestError | None", str, RouteTarget, list[OutcomeRecord]
+    "ChatResponse | None",
+    "RequestError | None",
+    str,
+    RouteTarget,
+    list[OutcomeRecord],
+    "SettleResult | None",
 ]
 
 
@@ -69,17 +78,21 @@ async def call_providers(
     checked: InputCheckResult,
     policy: GuardrailPolicy,
     deadline: datetime | None,
+    settle: SettleInput | None = None,
 ) -> ChainOutcome:
     """The provider calls: each variant is retried by Temporal first; when one still fails, the
     route's next variant may answer instead, and the failed arm keeps its own outcome row so that
-    a failing candidate still counts against it. Nothing starts past the request's deadline."""
+    a failing candidate still counts against it. Nothing starts past the request's deadline.
+
+    With `settle` (the chosen arm's settling, without the answer), each call is a local step that
+    also settles once its provider answers (RequestStepActivities.call_and_settle)."""
     chain = fallback_chain(targets, chosen)
     streaming, output_check = _streaming(request, policy, checked.vault)
     failed_arms: list[OutcomeRecord] = []
-    response, error = None, None
+    response, error, settled = None, None, None
     index = 0
     if _time_left(deadline) < MIN_CALL_TIME:
-        return None, REQUEST_DEADLINE_PASSED, arm_name(0), chosen, []
+        return None, REQUEST_DEADLINE_PASSED, arm_name(0), chosen, [], None
     while True:
         target, arm_started = chain[index], workflow.now()
         budget = None if deadline is None else deadline - arm_started
@@ -106,6 +119,19 @@ async def call_providers(
                     retry_policy=PROVIDER_RETRY,
                     summary=call_summary(target, index, streamed=True),
                 )
+            elif settle is not None:
+                answered = await workflow.execute_local_activity_method(
+                    RequestStepActivities.call_and_settle,
+                    CallAndSettle(
+                        call=call, settle=for_arm(settle, target, arm_name(index), failed_arms)
+                    ),
+                    start_to_close_timeout=PROVIDER_CALL_TIMEOUT,
+                    schedule_to_close_timeout=budget,
+                    retry_policy=PROVIDER_RETRY,
+                    summary=call_summary(target, index, streamed=False)
+                    + "; settle: check the output, record the outcome",
+                )
+                response, settled = answered.response, answered.settled
             elif request.provider_call_in_task:
                 # Retried inside the task too: the retry policy's waits are far below the local
                 # retry threshold, so no timer and no second workflow task.
@@ -141,7 +167,7 @@ async def call_providers(
             _failed_arm(request, route, target, arm_name(index), error, arm_started, workflow.now())
         )
         index = following
-    return response, error, arm_name(index), target, failed_arms
+    return response, error, arm_name(index), target, failed_arms, settled
 
 
 def call_summary(target: RouteTarget, index: int, streamed: bool) -> str:

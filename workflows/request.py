@@ -27,11 +27,12 @@ with workflow.unsafe.imports_passed_through():
         RequestResult,
         unresolved_route,
     )
-    from contracts.steps import AdmitInput, SettleInput
+    from contracts.steps import AdmitInput
     from workflows.bedrock_checks import bedrock_check, bedrock_on_input, checkable_texts
     from workflows.provider_chain import call_providers, request_deadline
     from workflows.search_attributes import MODEL, PROVIDER, ROUTE, STATUS
     from workflows.selection import pick_target
+    from workflows.settling import settle_input
     from workflows.step_options import LOCAL_STEP
     from workflows.summaries import request_summary
 
@@ -81,10 +82,12 @@ class RequestWorkflow:
         target = pick_target(route.targets, request.request_id)
         policy = route.guardrails
 
-        response, error, output_bedrock = None, None, None
+        response, error, output_bedrock, settled = None, None, None, None
         failed_arms: list[OutcomeRecord] = []
         arm = "primary"
         checked, error = await bedrock_on_input(admitted.checked, policy)
+        # The answering call settles in its own step, unless a Bedrock check must come between.
+        settle_with_call = request.settle_with_call and one_task and policy.bedrock is None
         if error is None and checked.verdict.action == "block":
             error = RequestError(
                 type="invalid_request_error",
@@ -94,51 +97,43 @@ class RequestWorkflow:
                 code="content_filter",
             )
         elif error is None:
-            response, error, arm, target, failed_arms = await call_providers(
-                request, route.route, target, route.targets, checked, policy, deadline
+            response, error, arm, target, failed_arms, settled = await call_providers(
+                request,
+                route.route,
+                target,
+                route.targets,
+                checked,
+                policy,
+                deadline,
+                settle_input(request, route.route, target, arm, checked, policy, started, started)
+                if settle_with_call
+                else None,
             )
         if response is not None and policy.bedrock is not None:
             output_bedrock, error = await bedrock_check(policy, "OUTPUT", checkable_texts(response))
 
-        finished = workflow.now()
-        settled = await workflow.execute_local_activity_method(
-            RequestStepActivities.settle,
-            SettleInput(
-                outcome=OutcomeRecord(
-                    request_id=request.request_id,
-                    arm=arm,
-                    tenant_id=request.tenant_id,
-                    route=route.route,
-                    variant=target.variant,
-                    provider=target.provider,
-                    model=target.model,
-                    status="ok",  # decided by settle
-                    error_class=None if error is None else error.code,
-                    latency_ms=(
-                        response.latency_ms
-                        if response
-                        else (finished - started).total_seconds() * 1000
-                    ),
-                    tokens_in=response.usage.input_tokens if response else 0,
-                    tokens_out=response.usage.output_tokens if response else 0,
-                    cost_usd=response.cost_usd if response else 0.0,
-                    quality_score=response.quality_score if response else None,
-                    started_at=started,
-                    finished_at=finished,
+        if settled is None:
+            settled = await workflow.execute_local_activity_method(
+                RequestStepActivities.settle,
+                settle_input(
+                    request,
+                    route.route,
+                    target,
+                    arm,
+                    checked,
+                    policy,
+                    started,
+                    workflow.now(),
+                    response,
+                    error,
+                    output_bedrock,
+                    failed_arms,
                 ),
-                response=response,
-                error_code=None if error is None else error.code,
-                policy=policy,
-                vault=checked.vault,
-                input_verdict=checked.verdict,
-                output_bedrock=output_bedrock,
-                failed_arms=failed_arms,
-            ),
-            start_to_close_timeout=LOCAL_STEP["start_to_close_timeout"],
-            schedule_to_close_timeout=settle_time,
-            retry_policy=LOCAL_STEP["retry_policy"],
-            summary="settle: check the output, record the outcome",
-        )
+                start_to_close_timeout=LOCAL_STEP["start_to_close_timeout"],
+                schedule_to_close_timeout=settle_time,
+                retry_policy=LOCAL_STEP["retry_policy"],
+                summary="settle: check the output, record the outcome",
+            )
         workflow.set_current_details(
             request_summary(route.route, target, settled.status, response, settled.output_verdict)
         )
