@@ -1,9 +1,10 @@
-"""Inputs and results of RequestWorkflow's two local steps, admission and settlement.
+"""Inputs and results of RequestWorkflow's local steps: admission (run by the gateway before the
+workflow starts; a step only in older histories), settling, and a route's Bedrock guardrail.
 
-Each local activity costs the request a hop through the worker, so the built-in work is done in
-two of them: `admit` resolves the route and checks the input; `settle` checks the output and
-records the outcome. Only a Bedrock guardrail, which is I/O that can fail and be retried, gets
-activities of its own.
+Each local step costs a request a hop through the worker, so the built-in work is done in as few
+of them as possible: the provider call that answers settles in the same step
+(contracts/request.py, CallAndSettle). Only a Bedrock guardrail, which is I/O that can fail and be
+retried, gets steps of its own.
 """
 
 from __future__ import annotations
