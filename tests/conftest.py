@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import openai
 import pytest
 import uvicorn
 from fastapi import FastAPI
@@ -217,3 +218,18 @@ async def stack(
             with contextlib.suppress(Exception):
                 await task
         engine.dispose()
+
+
+@pytest.fixture
+async def sdk(stack: RunningStack) -> AsyncIterator[openai.AsyncOpenAI]:
+    """The official OpenAI SDK pointed at the stack's gateway, closed when the test ends.
+
+    An SDK client left to the garbage collector closes its connections from a task scheduled at
+    some later moment. Such a late close unregistered from the event loop a socket that had
+    reused its file descriptor: once it was the listening socket of a gateway a later test
+    started, whose requests then hung. So every test closes its clients.
+    """
+    async with openai.AsyncOpenAI(
+        base_url=f"{stack.base_url}/v1", api_key=stack.api_key, max_retries=0
+    ) as client:
+        yield client

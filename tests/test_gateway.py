@@ -8,7 +8,6 @@ import uuid
 from datetime import timedelta
 
 import httpx
-import openai
 import pytest
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
@@ -27,11 +26,8 @@ def chat_body(model: str = "chat", content: str = "Hello") -> dict:
     return {"model": model, "messages": [{"role": "user", "content": content}]}
 
 
-async def test_openai_client_gets_a_completion(stack) -> None:
-    client = openai.AsyncOpenAI(
-        base_url=f"{stack.base_url}/v1", api_key=stack.api_key, max_retries=0
-    )
-    completion = await client.chat.completions.create(
+async def test_openai_client_gets_a_completion(stack, sdk) -> None:
+    completion = await sdk.chat.completions.create(
         model="chat", messages=[{"role": "user", "content": "Say hello"}], max_tokens=50
     )
     assert completion.id.startswith("chatcmpl-")
@@ -67,11 +63,8 @@ async def test_openai_client_gets_a_completion(stack) -> None:
     assert attributes.get(search_attributes.STATUS) == "ok"
 
 
-async def test_models_lists_routes(stack) -> None:
-    client = openai.AsyncOpenAI(
-        base_url=f"{stack.base_url}/v1", api_key=stack.api_key, max_retries=0
-    )
-    models = await client.models.list()
+async def test_models_lists_routes(stack, sdk) -> None:
+    models = await sdk.models.list()
     assert "chat" in [m.id for m in models.data]
 
 
@@ -444,13 +437,10 @@ async def test_no_request_workflow_is_left_running(stack, always_down_route) -> 
         assert description.status == WorkflowExecutionStatus.COMPLETED, request_id
 
 
-async def test_concurrent_requests_each_record_one_outcome(stack) -> None:
-    client = openai.AsyncOpenAI(
-        base_url=f"{stack.base_url}/v1", api_key=stack.api_key, max_retries=0
-    )
+async def test_concurrent_requests_each_record_one_outcome(stack, sdk) -> None:
     completions = await asyncio.gather(
         *(
-            client.chat.completions.create(
+            sdk.chat.completions.create(
                 model="chat", messages=[{"role": "user", "content": f"{i}"}]
             )
             for i in range(20)
@@ -510,10 +500,7 @@ async def test_provider_calls_can_run_on_workers_instead(stack) -> None:
     assert row.status == "ok"
 
 
-async def test_tool_call_round_trip_with_the_openai_sdk(stack) -> None:
-    client = openai.AsyncOpenAI(
-        base_url=f"{stack.base_url}/v1", api_key=stack.api_key, max_retries=0
-    )
+async def test_tool_call_round_trip_with_the_openai_sdk(stack, sdk) -> None:
     tools = [
         {
             "type": "function",
@@ -529,7 +516,7 @@ async def test_tool_call_round_trip_with_the_openai_sdk(stack) -> None:
         }
     ]
     messages = [{"role": "user", "content": "Weather in Oslo?"}]
-    first = await client.chat.completions.create(model="chat", messages=messages, tools=tools)
+    first = await sdk.chat.completions.create(model="chat", messages=messages, tools=tools)
     choice = first.choices[0]
     assert choice.finish_reason == "tool_calls" and choice.message.content is None
     [call] = choice.message.tool_calls
@@ -539,7 +526,7 @@ async def test_tool_call_round_trip_with_the_openai_sdk(stack) -> None:
         choice.message.model_dump(exclude_none=True),
         {"role": "tool", "tool_call_id": call.id, "content": '{"temp_c": 4}'},
     ]
-    final = await client.chat.completions.create(model="chat", messages=messages, tools=tools)
+    final = await sdk.chat.completions.create(model="chat", messages=messages, tools=tools)
     assert final.choices[0].finish_reason in ("stop", "length")
     assert final.choices[0].message.content and not final.choices[0].message.tool_calls
 

@@ -100,12 +100,13 @@ async def gateway(stack):
             await asyncio.sleep(0.05)
         assert server.started
         try:
-            yield openai.AsyncOpenAI(
+            async with openai.AsyncOpenAI(
                 base_url=f"http://127.0.0.1:{port}/v1",
                 api_key=stack.api_key,
                 max_retries=0,
                 timeout=60,  # the SDK's default is ten minutes
-            )
+            ) as client:
+                yield client
         finally:
             server.should_exit = True
             await task

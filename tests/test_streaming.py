@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 
 import openai
 import pytest
@@ -13,7 +14,7 @@ from store.routes import publish_route
 
 
 @pytest.fixture(scope="module")
-def client(stack) -> openai.AsyncOpenAI:
+async def client(stack) -> AsyncIterator[openai.AsyncOpenAI]:
     publish_route(
         stack.engine,
         "live",
@@ -38,7 +39,11 @@ def client(stack) -> openai.AsyncOpenAI:
             )
         ],
     )
-    return openai.AsyncOpenAI(base_url=f"{stack.base_url}/v1", api_key=stack.api_key, max_retries=0)
+    # Closed when the module ends (tests/conftest.py, the sdk fixture, says why).
+    async with openai.AsyncOpenAI(
+        base_url=f"{stack.base_url}/v1", api_key=stack.api_key, max_retries=0
+    ) as sdk:
+        yield sdk
 
 
 async def test_text_arrives_in_pieces_with_usage_at_the_end(stack, client) -> None:
