@@ -40,7 +40,7 @@ class RequestStepActivities:
         engine: Engine,
         admission: Admission,
         scanner: Registry,
-        providers: ProviderActivities | None = None,
+        providers: ProviderActivities,
     ) -> None:
         self._engine = engine
         self._admission = admission
@@ -63,12 +63,6 @@ class RequestStepActivities:
         """The provider call that answers and the settling after it, as one local step: a step
         less per request. A failed call raises, to be retried by the step's policy; the settling
         runs only after an answer, so a retry never repeats it."""
-        if self._providers is None:
-            raise ApplicationError(
-                "this worker does not call providers",
-                type="ProviderNotConfigured",
-                non_retryable=True,
-            )
         response = await self._providers.call_in_task(step.call)
         settle = step.settle.model_copy(
             update={

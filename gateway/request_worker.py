@@ -38,10 +38,10 @@ def build_request_worker(
     admission: Admission,
     scanner: Registry,
 ) -> Worker:
-    providers = ProviderActivities(registry) if settings.provider_calls_in_gateway else None
+    providers = ProviderActivities(registry)
     steps = RequestStepActivities(engine, admission, scanner, providers)
     activities = [steps.admit, steps.settle, steps.bedrock_guardrail]
-    if providers is not None:
+    if settings.provider_calls_in_gateway:
         # The other two forms of the call serve routes with a Bedrock output check, and
         # requests started before calls and settling shared a step.
         activities += [

@@ -1,6 +1,6 @@
 """A route's AWS Bedrock guardrail, applied by RequestWorkflow to the request and the answer.
 
-Workflow code, imported by RequestWorkflow through the sandbox's pass-through.
+Workflow code: deterministic, with no state of its own.
 """
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
 """The provider calls of one request: the chosen variant, then the route's others in fallback
 order, each retried by Temporal, all within the request's own deadline.
 
-Workflow code, imported by RequestWorkflow through the sandbox's pass-through: it keeps no state
-of its own, and the workflow module, which the sandbox executes afresh for every request, stays
-small.
+Workflow code, kept apart from RequestWorkflow's flow (workflows/request.py): deterministic, with
+no state of its own.
 """
 
 from __future__ import annotations
@@ -39,6 +38,7 @@ from workflows.step_options import (
     PROVIDER_RETRY,
     SETTLE_TIME,
 )
+from workflows.summaries import SETTLE_SUMMARY
 
 # Streamed answers pass through the route's output checks as they go out (they used to be sent
 # whole wherever output checks could redact or block).
@@ -128,8 +128,7 @@ async def call_providers(
                     start_to_close_timeout=PROVIDER_CALL_TIMEOUT,
                     schedule_to_close_timeout=budget,
                     retry_policy=PROVIDER_RETRY,
-                    summary=call_summary(target, index, streamed=False)
-                    + "; settle: check the output, record the outcome",
+                    summary=f"{call_summary(target, index, streamed=False)}; {SETTLE_SUMMARY}",
                 )
                 response, settled = answered.response, answered.settled
             elif request.provider_call_in_task:

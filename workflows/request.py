@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.selection import pick_target
     from workflows.settling import settle_input
     from workflows.step_options import LOCAL_STEP
-    from workflows.summaries import request_summary
+    from workflows.summaries import SETTLE_SUMMARY, request_summary
 
 
 # Exceptions that mean a bug in this workflow's code: they fail the request at once rather than
@@ -132,7 +132,7 @@ class RequestWorkflow:
                 start_to_close_timeout=LOCAL_STEP["start_to_close_timeout"],
                 schedule_to_close_timeout=settle_time,
                 retry_policy=LOCAL_STEP["retry_policy"],
-                summary="settle: check the output, record the outcome",
+                summary=SETTLE_SUMMARY,
             )
         workflow.set_current_details(
             request_summary(route.route, target, settled.status, response, settled.output_verdict)

@@ -10,6 +10,9 @@ from contracts.chat import ChatResponse
 from contracts.guardrails import Verdict
 from contracts.routing import RouteTarget
 
+# Settling's step summary, alone or after the call that answered.
+SETTLE_SUMMARY = "settle: check the output, record the outcome"
+
 
 def request_summary(
     route: str,
