@@ -52,6 +52,12 @@ class RequestInput(BaseModel):
         "as an activity on provider_task_queue. Histories recorded before one-task requests "
         "lack it and replay with the call as an activity.",
     )
+    attributes_at_start: bool = Field(
+        False,
+        description="The gateway set the route, provider and model search attributes when it "
+        "started the workflow, so its end upserts only what a fallback changed and a status "
+        "other than ok. Histories recorded before lack it and upsert all of them.",
+    )
     stream_start_timeout_seconds: float = Field(
         10.0,
         gt=0,

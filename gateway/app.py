@@ -163,6 +163,7 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
             model=wire.model,
             chat=chat,
             admitted=admitted,
+            attributes_at_start=True,
             provider_task_queue=provider_task_queue(state.settings),
             provider_call_in_task=state.settings.provider_calls_in_gateway,
             settle_with_call=state.settings.provider_calls_in_gateway,

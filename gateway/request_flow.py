@@ -25,6 +25,7 @@ from gateway.metrics import GatewayMetrics
 from store.short_lived import ShortLived
 from workflows import search_attributes
 from workflows.request import RequestWorkflow
+from workflows.selection import pick_target
 
 log = logging.getLogger(__name__)
 
@@ -109,9 +110,7 @@ async def start_request(state: GatewayState, request: RequestInput) -> WorkflowH
             task_queue=state.settings.request_task_queue,
             execution_timeout=timedelta(seconds=state.settings.request_timeout_seconds),
             task_timeout=timedelta(seconds=state.settings.request_task_timeout_seconds),
-            search_attributes=TypedSearchAttributes(
-                [SearchAttributePair(search_attributes.TENANT, request.tenant_id)]
-            ),
+            search_attributes=TypedSearchAttributes(start_attributes(request)),
             request_eager_start=True,
         )
     except RPCError as exc:
@@ -137,6 +136,16 @@ async def finish_request(
         ) from None
     except RPCError as exc:
         raise _temporal_unavailable(request, exc) from None
+
+
+def start_attributes(request: RequestInput) -> list[SearchAttributePair]:
+    """The tenant, and for an admitted request its route and the variant it tries first (the
+    workflow picks the same one: the choice is a function of the request id)."""
+    route = request.admitted.route if request.admitted is not None else None
+    if route is None or route.error is not None or not request.attributes_at_start:
+        return search_attributes.at_start(request.tenant_id, None, None)
+    first = pick_target(route.targets, request.request_id)
+    return search_attributes.at_start(request.tenant_id, route.route, first)
 
 
 def _temporal_unavailable(request: RequestInput, exc: RPCError) -> ApiError:

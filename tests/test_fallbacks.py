@@ -8,7 +8,8 @@ import pytest
 from contracts.routing import RouteTarget
 from store.outcomes import outcomes_for_request
 from store.routes import publish_route
-from tests.request_history import provider_calls
+from tests.request_history import finished_workflow, provider_calls
+from workflows.search_attributes import MODEL, PROVIDER, STATUS
 from workflows.selection import arm_name, fallback_chain, next_fallback
 
 
@@ -77,6 +78,15 @@ async def test_a_failing_variant_falls_back_and_still_counts_as_failed(stack) ->
     )
     assert (rows["fallback-1"].variant, rows["fallback-1"].status) == ("backup", "ok")
     assert rows["fallback-1"].tokens_out > 0
+    # Started labelled with the variant it tried first, the run ends labelled with the one that
+    # answered; an ok request carries no status.
+    described = await (await finished_workflow(stack.client, response.json()["id"])).describe()
+    labels = described.typed_search_attributes
+    assert (labels.get(PROVIDER), labels.get(MODEL), labels.get(STATUS)) == (
+        "simulated",
+        "sim-fast",
+        None,
+    )
 
 
 async def test_context_window_overflow_moves_to_a_larger_model(stack) -> None:
@@ -138,6 +148,17 @@ async def test_when_every_variant_fails_the_last_error_is_reported(stack) -> Non
         "primary": "error",
         "fallback-1": "error",
     }
+    failed = await finished_workflow(stack.client, response.headers["x-request-id"])
+    labels = (await failed.describe()).typed_search_attributes
+    assert (labels.get(MODEL), labels.get(STATUS)) == ("sim-fast", "error")
+    # The status is what a person searches the Web UI by.
+    found = [
+        run.id
+        async for run in stack.client.list_workflows(
+            'InterlockRoute = "all-down" AND InterlockStatus = "error"'
+        )
+    ]
+    assert response.headers["x-request-id"] in found
 
 
 @pytest.mark.parametrize("weight", [0.0])

@@ -60,7 +60,18 @@ async def test_openai_client_gets_a_completion(stack, sdk) -> None:
     attributes = description.typed_search_attributes
     assert attributes.get(search_attributes.TENANT) == "demo"
     assert attributes.get(search_attributes.ROUTE) == "chat"
-    assert attributes.get(search_attributes.STATUS) == "ok"
+    assert attributes.get(search_attributes.PROVIDER) == "simulated"
+    assert attributes.get(search_attributes.MODEL) == "sim-fast"
+    # Only a request that did not end ok carries a status: the ones worth a search.
+    assert attributes.get(search_attributes.STATUS) is None
+    # Everything it carries was set at start: the run's history has no upsert.
+    events = [
+        event
+        async for event in stack.client.get_workflow_handle(completion.id).fetch_history_events()
+    ]
+    assert not [
+        e for e in events if e.HasField("upsert_workflow_search_attributes_event_attributes")
+    ]
 
 
 async def test_models_lists_routes(stack, sdk) -> None:

@@ -28,9 +28,10 @@ with workflow.unsafe.imports_passed_through():
         unresolved_route,
     )
     from contracts.steps import AdmitInput
+    from workflows import search_attributes
     from workflows.bedrock_checks import bedrock_check, bedrock_on_input, checkable_texts
     from workflows.provider_chain import call_providers, request_deadline
-    from workflows.search_attributes import MODEL, PROVIDER, ROUTE, STATUS
+    from workflows.search_attributes import ROUTE
     from workflows.selection import pick_target
     from workflows.settling import settle_input
     from workflows.step_options import LOCAL_STEP
@@ -74,12 +75,12 @@ class RequestWorkflow:
             # Gateways now answer these themselves; older requests got this far.
             return unresolved_route(request.request_id, request.model, route.error or "")
         # Only a resolved (hence operator-defined) route name may become a search attribute.
-        # A request that runs in one workflow task sets it with the others at the end: nobody
-        # can see the run in between, and each upsert costs the server a visibility write.
+        # Gateways now set it at start; before, a request that ran in one workflow task set it
+        # with the others at the end (nobody could see the run in between).
         one_task = request.provider_call_in_task and request.stream_task_queue is None
-        if not one_task:
+        if not one_task and not request.attributes_at_start:
             workflow.upsert_search_attributes([ROUTE.value_set(route.route)])
-        target = pick_target(route.targets, request.request_id)
+        first = target = pick_target(route.targets, request.request_id)
         policy = route.guardrails
 
         response, error, output_bedrock, settled = None, None, None, None
@@ -137,14 +138,15 @@ class RequestWorkflow:
         workflow.set_current_details(
             request_summary(route.route, target, settled.status, response, settled.output_verdict)
         )
-        workflow.upsert_search_attributes(
-            [
-                *([ROUTE.value_set(route.route)] if one_task else []),
-                PROVIDER.value_set(target.provider),
-                MODEL.value_set(target.model),
-                STATUS.value_set(settled.status),
-            ]
+        ending = search_attributes.at_end(
+            request.attributes_at_start,
+            route.route if one_task else None,
+            first,
+            target,
+            settled.status,
         )
+        if ending:
+            workflow.upsert_search_attributes(ending)
         return RequestResult(
             request_id=request.request_id,
             route=route.route,
