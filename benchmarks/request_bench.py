@@ -1,6 +1,7 @@
 """`interlock bench request`: the request path against its own floor, on one dev server, in one run.
 
-Three measurements, each at concurrency 1 and 20:
+Three measurements, each at concurrency 1 and 20, floor and pipeline taking turns for a few
+rounds that each level then pools:
 - floor: the gateway's HTTP stack (middleware, API key, typed body) in front of a workflow that
   runs one local activity doing nothing (benchmarks/floor_gateway.py), eager start;
 - pipeline: the full path through the gateway on a copy of the demo route (guardrails on, route
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from activities.providers.simulated import SimulatedProvider
-from benchmarks.request_path import Stack, free_port, run_level, running_stack, stop
+from benchmarks.request_path import Level, Stack, free_port, run_level, running_stack, stop
 from contracts.chat import ChatMessage, ChatRequest
 from contracts.routing import RouteTarget
 from store import create_store_engine
@@ -58,35 +59,43 @@ def publish_steady_route(stack: Stack) -> None:
         engine.dispose()
 
 
-def main(requests: int = 400, as_json: bool = False) -> dict[str, Any]:
+def main(requests: int = 400, as_json: bool = False, rounds: int = 3) -> dict[str, Any]:
     top = max(CONCURRENCY)
+    runs: dict[str, Level] = {}
+    cpu: dict[str, dict[str, float]] = {}  # level -> role -> CPU seconds, over every round
     with running_stack() as stack, floor_gateway(stack) as floor_url:
         publish_steady_route(stack)
-        levels: dict[str, dict[str, Any]] = {}
-        cpu: dict[str, float] = {}
-        floor_cpu: dict[str, float] = {}
-        for level in CONCURRENCY:
-            levels[f"floor_c{level}"], floor_usage = _with_cpu(
-                requests,
-                lambda level=level: asyncio.run(
-                    run_level(floor_url, requests, level, path="/v1/floor")
-                ),
+        # Floor and pipeline take turns, round after round, and each level pools its rounds:
+        # a machine whose speed drifts during the run then slows both alike.
+        for _ in range(rounds):
+            for level in CONCURRENCY:
+                for name, url, path, model in (
+                    ("floor", floor_url, "/v1/floor", "chat"),
+                    ("pipeline", stack.base_url, "/v1/chat/completions", STEADY_ROUTE),
+                ):
+                    run, usage = _with_cpu(
+                        lambda url=url, level=level, path=path, model=model: asyncio.run(
+                            run_level(url, requests, level, path=path, model=model)
+                        )
+                    )
+                    _pool(runs, cpu, f"{name}_c{level}", run, usage)
+            # The demo route as it is, with the simulator's 1% of failed first attempts: the
+            # p99 then includes provider retries.
+            _pool(
+                runs,
+                cpu,
+                "pipeline_injected_errors_c1",
+                asyncio.run(run_level(stack.base_url, requests, 1, model="chat")),
+                {},
             )
-            levels[f"pipeline_c{level}"], usage = _with_cpu(
-                requests,
-                lambda level=level: asyncio.run(
-                    run_level(stack.base_url, requests, level, model=STEADY_ROUTE)
-                ),
-            )
-            if level == top:
-                cpu, floor_cpu = usage, floor_usage
-        # The demo route as it is, with the simulator's 1% of failed first attempts: the p99
-        # then includes provider retries.
-        levels["pipeline_injected_errors_c1"] = asyncio.run(
-            run_level(stack.base_url, requests, 1, model="chat")
-        )
         direct = asyncio.run(_direct_calls(requests))
+    levels = {name: run.figures() for name, run in runs.items()}
     pipeline, injected = levels["pipeline_c1"], levels["pipeline_injected_errors_c1"]
+    per_request = {
+        name: {role: seconds * 1000 / len(runs[name].latencies) for role, seconds in roles.items()}
+        for name, roles in cpu.items()
+    }
+    used, floor_used = per_request[f"pipeline_c{top}"], per_request[f"floor_c{top}"]
     result = {
         "floor_rps": round(levels[f"floor_c{top}"]["rps"], 1),
         "pipeline_rps": round(levels[f"pipeline_c{top}"]["rps"], 1),
@@ -95,11 +104,12 @@ def main(requests: int = 400, as_json: bool = False) -> dict[str, Any]:
         "overhead_p95_ms": round(pipeline["p95"] - direct["p95"], 1),
         "overhead_p99_ms": round(pipeline["p99"] - direct["p99"], 1),
         "overhead_p99_ms_injected_errors": round(injected["p99"] - direct["p99"], 1),
-        "gateway_cpu_ms_per_request": round(cpu.get("gateway", float("nan")), 2),
-        "server_cpu_ms_per_request": round(cpu.get("server", float("nan")), 2),
-        "floor_gateway_cpu_ms_per_request": round(floor_cpu.get("floor", float("nan")), 2),
-        "floor_server_cpu_ms_per_request": round(floor_cpu.get("server", float("nan")), 2),
-        "requests_per_level": requests,
+        "gateway_cpu_ms_per_request": round(used.get("gateway", float("nan")), 2),
+        "server_cpu_ms_per_request": round(used.get("server", float("nan")), 2),
+        "floor_gateway_cpu_ms_per_request": round(floor_used.get("floor", float("nan")), 2),
+        "floor_server_cpu_ms_per_request": round(floor_used.get("server", float("nan")), 2),
+        "requests_per_level": requests * rounds,
+        "rounds": rounds,
         "levels": {name: _rounded(figures) for name, figures in levels.items()}
         | {"direct_c1": _rounded(direct)},
     }
@@ -108,6 +118,18 @@ def main(requests: int = 400, as_json: bool = False) -> dict[str, Any]:
     else:
         print(json.dumps(result, indent=2))
     return result
+
+
+def _pool(
+    runs: dict[str, Level],
+    cpu: dict[str, dict[str, float]],
+    name: str,
+    run: Level,
+    usage: dict[str, float],
+) -> None:
+    runs[name] = runs[name] + run if name in runs else run
+    for role, seconds in usage.items():
+        cpu.setdefault(name, {})[role] = cpu.get(name, {}).get(role, 0.0) + seconds
 
 
 @contextlib.contextmanager
@@ -168,11 +190,9 @@ async def _direct_calls(requests: int) -> dict[str, float]:
     return {"requests": requests, "p50": quantiles[49], "p95": quantiles[94], "p99": quantiles[98]}
 
 
-def _with_cpu(
-    requests: int, run: Callable[[], dict[str, float]]
-) -> tuple[dict[str, float], dict[str, float]]:
-    """What `run` returns, and the CPU milliseconds per request that the pipeline's gateway
-    process, the floor's gateway process and the Temporal server each spent while it ran."""
+def _with_cpu(run: Callable[[], Level]) -> tuple[Level, dict[str, float]]:
+    """What `run` returns, and the CPU seconds that the pipeline's gateway process, the floor's
+    gateway process and the Temporal server each spent while it ran."""
     root = os.getpid()  # both gateways and the server run below this process
     before = _process_cpu(root)
     figures = run()
@@ -180,7 +200,7 @@ def _with_cpu(
     usage: dict[str, float] = {}
     for pid, (role, seconds) in after.items():
         if role and pid in before:
-            usage[role] = usage.get(role, 0.0) + (seconds - before[pid][1]) / requests * 1000
+            usage[role] = usage.get(role, 0.0) + seconds - before[pid][1]
     return figures, usage
 
 

@@ -91,13 +91,38 @@ def wait_until_up(process: subprocess.Popen, timeout: float = 90.0) -> float:
     raise RuntimeError("the stack did not come up; see the logs in its home directory")
 
 
+@dataclass
+class Level:
+    """One closed-loop run: every request's latency in ms, the non-200 answers, the wall time."""
+
+    latencies: list[float]
+    errors: int
+    elapsed: float
+
+    def figures(self) -> dict[str, float]:
+        quantiles = statistics.quantiles(self.latencies, n=100)
+        return {
+            "requests": len(self.latencies),
+            "errors": self.errors,
+            "rps": len(self.latencies) / self.elapsed,
+            "p50": quantiles[49],
+            "p95": quantiles[94],
+            "p99": quantiles[98],
+        }
+
+    def __add__(self, other: Level) -> Level:
+        """Runs pooled: their latencies together, their wall times summed."""
+        latencies = self.latencies + other.latencies
+        return Level(latencies, self.errors + other.errors, self.elapsed + other.elapsed)
+
+
 async def run_level(
     base_url: str,
     requests: int,
     concurrency: int,
     path: str = "/v1/chat/completions",
     model: str = "chat",
-) -> dict[str, float]:
+) -> Level:
     latencies: list[float] = []
     errors = 0
     queue: asyncio.Queue[int] = asyncio.Queue()
@@ -124,15 +149,7 @@ async def run_level(
         began = time.perf_counter()
         await asyncio.gather(*(loop() for _ in range(concurrency)))
         elapsed = time.perf_counter() - began
-    quantiles = statistics.quantiles(latencies, n=100)
-    return {
-        "requests": len(latencies),
-        "errors": errors,
-        "rps": len(latencies) / elapsed,
-        "p50": quantiles[49],
-        "p95": quantiles[94],
-        "p99": quantiles[98],
-    }
+    return Level(latencies, errors, elapsed)
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -173,7 +190,7 @@ def main() -> None:
             f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}"
         )
         for level in args.concurrency:
-            r = asyncio.run(run_level(stack.base_url, args.requests, level))
+            r = asyncio.run(run_level(stack.base_url, args.requests, level)).figures()
             print(
                 f"{level:>11} {r['requests']:>8.0f} {r['errors']:>6.0f} {r['rps']:>7.1f} "
                 f"{r['p50']:>7.1f} {r['p95']:>7.1f} {r['p99']:>7.1f}"

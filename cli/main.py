@@ -326,13 +326,16 @@ def bench_request(
     json_output: Annotated[
         bool, typer.Option("--json", help="One line of JSON, for scripts and CI.")
     ] = False,
-    requests: Annotated[int, typer.Option(help="Requests per measurement and level.")] = 400,
+    requests: Annotated[int, typer.Option(help="Requests per level in each round.")] = 400,
+    rounds: Annotated[
+        int, typer.Option(min=1, help="Rounds in which floor and pipeline take turns.")
+    ] = 3,
 ) -> None:
     """The request path against its floor, on one dev server it starts: throughput, overhead over
     a direct provider call, CPU per request of the gateway and the server (JSON)."""
     from benchmarks.request_bench import main as bench
 
-    bench(requests=requests, as_json=json_output)
+    bench(requests=requests, as_json=json_output, rounds=rounds)
     exit_process(0)
 
 

@@ -29,7 +29,7 @@ KEYS = {
 def test_bench_request_prints_one_json_object(tmp_path: Path) -> None:
     interlock = Path(sys.executable).with_name("interlock")
     run = subprocess.run(
-        [str(interlock), "bench", "request", "--json", "--requests", "12"],
+        [str(interlock), "bench", "request", "--json", "--requests", "12", "--rounds", "2"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -48,8 +48,10 @@ def test_bench_request_prints_one_json_object(tmp_path: Path) -> None:
         "pipeline_injected_errors_c1",
         "direct_c1",
     }
+    # Every measured level pools its two rounds; the direct calls need no turns.
+    assert figures["rounds"] == 2 and figures["requests_per_level"] == 24
     for name, level in figures["levels"].items():
-        assert level["requests"] == 12, name
+        assert level["requests"] == (12 if name == "direct_c1" else 24), name
         assert level.get("errors", 0) == 0, name
     assert figures["floor_rps"] > 0 and figures["pipeline_rps"] > 0
     for key in KEYS:
