@@ -24,7 +24,7 @@ from contracts.request import RequestInput, unresolved_route
 from contracts.steps import AdmitInput
 from gateway.auth import authenticated_tenant
 from gateway.body_limit import BodySizeLimit
-from gateway.codec_routes import codec_endpoint_token, codec_router
+from gateway.codec_routes import CODEC_PREFIX, codec_endpoint_token, codec_router
 from gateway.errors import ERROR_STATUSES, error_responses, install_error_handlers
 from gateway.metrics import GatewayMetrics
 from gateway.openai_answers import (
@@ -35,6 +35,7 @@ from gateway.openai_answers import (
     to_chat_completion,
 )
 from gateway.openai_wire import ChatCompletionRequest, refuse_unsupported, to_chat_request
+from gateway.path_scoped import UnderPrefix
 from gateway.request_flow import (
     GatewayState,
     admit_request,
@@ -113,7 +114,9 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
     app.state.metrics = metrics
     if settings.codec_endpoint:
         app.add_middleware(
-            CORSMiddleware,
+            UnderPrefix,
+            prefix=CODEC_PREFIX,
+            middleware=CORSMiddleware,
             allow_origins=settings.codec_cors_origins,
             allow_methods=["POST", "OPTIONS"],
             allow_headers=["*"],
@@ -203,6 +206,7 @@ def serve(app: FastAPI, settings: Settings) -> bool:
             log_level="warning",
             access_log=False,
             lifespan="on",
+            # loop and http stay "auto": uvloop and httptools, which pyproject.toml installs
         )
     )
     server.run()

@@ -90,10 +90,13 @@ def _token_check(expected: str) -> Callable[..., Awaitable[None]]:
     return require_codec_token
 
 
+CODEC_PREFIX = "/codec"
+
+
 def codec_router(codec: EncryptionCodec, token: str | None) -> APIRouter:
     """/codec/encode and /codec/decode; with a `token`, only for requests that present it."""
     router = APIRouter(
-        prefix="/codec", dependencies=[Depends(_token_check(token))] if token else []
+        prefix=CODEC_PREFIX, dependencies=[Depends(_token_check(token))] if token else []
     )
 
     async def _apply(request: Request, decode: bool) -> Response:

@@ -135,6 +135,12 @@ async def test_the_web_ui_may_send_the_credential_cross_origin(public_gateway) -
     assert preflight.headers["access-control-allow-origin"] == "http://localhost:8233"
     assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
     assert preflight.headers["access-control-allow-credentials"] == "true"
+    # Only the codec answers browsers from other origins; the API carries no CORS headers.
+    api = await public_gateway.options(
+        "/v1/chat/completions",
+        headers={"Origin": "http://localhost:8233", "Access-Control-Request-Method": "POST"},
+    )
+    assert "access-control-allow-origin" not in api.headers
 
 
 async def test_a_set_token_is_required_on_loopback_too(settings) -> None:
