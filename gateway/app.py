@@ -22,6 +22,7 @@ from configuration import Settings
 from configuration.temporal import build_codec, connect, ensure_search_attributes
 from contracts.request import RequestInput, unresolved_route
 from contracts.steps import AdmitInput
+from gateway.answer_handoff import AnswerHandOff
 from gateway.auth import authenticated_tenant
 from gateway.body_limit import BodySizeLimit
 from gateway.codec_routes import CODEC_PREFIX, codec_endpoint_token, codec_router
@@ -71,15 +72,16 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
         scanner = default_registry()
         # One admission for the gateway and its worker's steps: one cache of live routes.
         admission = Admission(engine, registry, scanner)
+        handoff = AnswerHandOff()
         workers = [
-            build_request_worker(temporal, settings, engine, registry, admission, scanner),
+            build_request_worker(temporal, settings, engine, registry, admission, scanner, handoff),
             build_stream_worker(temporal, stream_queue, registry, channels, scanner),
         ]
         tasks = [asyncio.create_task(w.run(), name=w.task_queue) for w in workers]
         for task in tasks:
             task.add_done_callback(_report_stopped_worker)
         app.state.gateway = GatewayState(
-            settings, engine, temporal, channels, stream_queue, admission
+            settings, engine, temporal, channels, stream_queue, admission, handoff
         )
         try:
             yield
@@ -176,7 +178,7 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
         )
         if wire.stream:
             return await stream_request(state, request, request_input, wire, metrics, began)
-        result = await run_request(state, request_input)
+        result = await run_request(state, request_input, metrics)
         record_metrics(metrics, result, time.perf_counter() - began)
         headers = result_headers(result)
         if result.error is not None:

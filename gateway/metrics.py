@@ -39,5 +39,14 @@ class GatewayMetrics:
             registry=self.registry,
         )
 
+        self.answers = Counter(
+            "interlock_answers",
+            "Plain (unstreamed) answers by where the gateway got them: handed_over by its own "
+            "worker, which ran the request, or from the server (another worker ran it, or the "
+            "run failed).",
+            ["source"],
+            registry=self.registry,
+        )
+
     def exposition(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

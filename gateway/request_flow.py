@@ -20,6 +20,7 @@ from activities.streaming import StreamChannels
 from configuration import Settings
 from contracts.request import RequestInput, RequestResult
 from contracts.steps import AdmitInput, AdmitResult
+from gateway.answer_handoff import AnswerHandOff
 from gateway.errors import ApiError
 from gateway.metrics import GatewayMetrics
 from store.short_lived import ShortLived
@@ -39,6 +40,8 @@ class GatewayState:
     stream_queue: str
     """This process's private task queue for streamed provider calls."""
     admission: Admission
+    handoff: AnswerHandOff = field(default_factory=AnswerHandOff)
+    """Answers of requests this process ran, handed over by its request worker."""
     known_keys: ShortLived[str, str] = field(default_factory=ShortLived)
     """API key digest -> tenant, for keys seen in the last second."""
 
@@ -97,8 +100,48 @@ async def admit_request(state: GatewayState, request: AdmitInput) -> AdmitResult
         ) from None
 
 
-async def run_request(state: GatewayState, request: RequestInput) -> RequestResult:
-    return await finish_request(state, request, await start_request(state, request))
+async def run_request(
+    state: GatewayState, request: RequestInput, metrics: GatewayMetrics
+) -> RequestResult:
+    """Start the request and wait for its answer: handed over in-process when this gateway ran
+    it (gateway/answer_handoff.py), else the workflow's result from the server."""
+    handed = state.handoff.expect(request.request_id)
+    try:
+        handle = await start_request(state, request)
+        # The SDK marks a handle whose first workflow task it gave to this process's worker.
+        if getattr(handle, "__temporal_eagerly_started", False):
+            answer = await _handed_or_polled(state, request, handle, handed)
+        else:
+            answer = None
+        if answer is not None:
+            metrics.answers.labels("handed_over").inc()
+            return answer
+        result = await finish_request(state, request, handle)
+        metrics.answers.labels("server").inc()
+        return result
+    finally:
+        state.handoff.forget(request.request_id)
+
+
+async def _handed_or_polled(
+    state: GatewayState,
+    request: RequestInput,
+    handle: WorkflowHandle,
+    handed: asyncio.Future[RequestResult | None],
+) -> RequestResult | None:
+    """The handed-over answer; None if the run ended here without one. A run still going after
+    a workflow task timeout may have moved to another worker (its task timed out), so from then
+    on the server is asked too, and whichever answers first wins."""
+    timeout = state.settings.request_task_timeout_seconds
+    await asyncio.wait({handed}, timeout=timeout)
+    if handed.done():
+        return handed.result()
+    polled = asyncio.ensure_future(finish_request(state, request, handle))
+    await asyncio.wait({handed, polled}, return_when=asyncio.FIRST_COMPLETED)
+    if handed.done() and handed.result() is not None:
+        polled.cancel()
+        return handed.result()
+    return await polled
 
 
 async def start_request(state: GatewayState, request: RequestInput) -> WorkflowHandle:
@@ -144,7 +187,11 @@ def start_attributes(request: RequestInput) -> list[SearchAttributePair]:
     route = request.admitted.route if request.admitted is not None else None
     if route is None or route.error is not None or not request.attributes_at_start:
         return search_attributes.at_start(request.tenant_id, None, None)
-    first = pick_target(route.targets, request.request_id)
+    try:
+        first = pick_target(route.targets, request.request_id)
+    except ValueError:
+        # No variant with traffic (a store edited by hand): the workflow fails and says why.
+        return search_attributes.at_start(request.tenant_id, None, None)
     return search_attributes.at_start(request.tenant_id, route.route, first)
 
 

@@ -18,6 +18,7 @@ from activities.providers import ProviderRegistry
 from activities.request_steps import RequestStepActivities
 from activities.streaming import StreamChannels, StreamingActivities
 from configuration import Settings
+from gateway.answer_handoff import AnswerHandOff, HandOffInterceptor
 from guardrails.findings import Registry
 from workflows.request import RequestWorkflow
 
@@ -37,6 +38,7 @@ def build_request_worker(
     registry: ProviderRegistry,
     admission: Admission,
     scanner: Registry,
+    handoff: AnswerHandOff,
 ) -> Worker:
     providers = ProviderActivities(registry)
     steps = RequestStepActivities(engine, admission, scanner, providers)
@@ -55,6 +57,7 @@ def build_request_worker(
         workflows=[RequestWorkflow],
         activities=activities,
         workflow_runner=REQUEST_WORKFLOW_RUNNER,
+        interceptors=[HandOffInterceptor(handoff)],
         max_concurrent_workflow_tasks=100,
         max_concurrent_local_activities=100,
         max_concurrent_activities=200,
