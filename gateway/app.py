@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 import uuid
@@ -195,11 +196,22 @@ def _report_stopped_worker(task: asyncio.Task) -> None:
         log.error("the gateway's worker on %s stopped: %r", task.get_name(), error)
 
 
+def tune_garbage_collection() -> None:
+    """Fewer, cheaper collections for a process that makes many short-lived objects per request
+    (payloads, models, ASGI scopes). By default a young collection runs every 700 allocations and
+    every hundredth is a full one over every object the process holds, its imports included: on the
+    bench that was 3% of the gateway's CPU. Objects alive at start-up are frozen out of the full
+    collections, and the young generation may grow larger first."""
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
+
+
 def serve(app: FastAPI, settings: Settings) -> bool:
     """Serve `app` on the configured address until a signal stops it; False if it never started
     (a port taken, Temporal unreachable: uvicorn reports those by not starting)."""
     import uvicorn
 
+    tune_garbage_collection()
     server = uvicorn.Server(
         uvicorn.Config(
             app,
