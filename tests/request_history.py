@@ -73,3 +73,13 @@ async def provider_calls(client: Client, request_id: str) -> list[ProviderCall]:
                 [record] = await client.data_converter.decode(marker.details["result"].payloads)
                 calls.append(ProviderCall("local", record["sent"], attempts=step["attempt"]))
     return calls
+
+
+async def listed(client: Client, query: str, wanted: str, seconds: float = 10.0) -> bool:
+    """Whether a visibility `query` lists the workflow `wanted` within `seconds`: visibility
+    records are written after the history, so a run just finished may not be listed yet."""
+    for _ in range(int(seconds / 0.1)):
+        if wanted in [run.id async for run in client.list_workflows(query)]:
+            return True
+        await asyncio.sleep(0.1)
+    return False

@@ -8,7 +8,7 @@ import pytest
 from contracts.routing import RouteTarget
 from store.outcomes import outcomes_for_request
 from store.routes import publish_route
-from tests.request_history import finished_workflow, provider_calls
+from tests.request_history import finished_workflow, listed, provider_calls
 from workflows.search_attributes import MODEL, PROVIDER, STATUS
 from workflows.selection import arm_name, fallback_chain, next_fallback
 
@@ -152,13 +152,11 @@ async def test_when_every_variant_fails_the_last_error_is_reported(stack) -> Non
     labels = (await failed.describe()).typed_search_attributes
     assert (labels.get(MODEL), labels.get(STATUS)) == ("sim-fast", "error")
     # The status is what a person searches the Web UI by.
-    found = [
-        run.id
-        async for run in stack.client.list_workflows(
-            'InterlockRoute = "all-down" AND InterlockStatus = "error"'
-        )
-    ]
-    assert response.headers["x-request-id"] in found
+    assert await listed(
+        stack.client,
+        'InterlockRoute = "all-down" AND InterlockStatus = "error"',
+        response.headers["x-request-id"],
+    )
 
 
 @pytest.mark.parametrize("weight", [0.0])

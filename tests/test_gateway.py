@@ -17,7 +17,7 @@ from contracts.request import RequestInput
 from contracts.routing import RouteTarget
 from store.outcomes import outcomes_for_request
 from store.routes import publish_route
-from tests.request_history import finished_workflow, provider_calls
+from tests.request_history import finished_workflow, listed, provider_calls
 from workflows import search_attributes
 from workflows.request import RequestWorkflow
 
@@ -72,6 +72,13 @@ async def test_openai_client_gets_a_completion(stack, sdk) -> None:
     assert not [
         e for e in events if e.HasField("upsert_workflow_search_attributes_event_attributes")
     ]
+    # How the docs say to find ok requests in the Web UI.
+    assert await listed(
+        stack.client,
+        f'WorkflowId = "{completion.id}" AND ExecutionStatus = "Completed" '
+        "AND InterlockStatus IS NULL",
+        completion.id,
+    )
 
 
 async def test_models_lists_routes(stack, sdk) -> None:
