@@ -1,0 +1,174 @@
+"""A rollout's spec: which change reaches which route's traffic, in what steps, judged on what.
+
+Read from a YAML file in the shape of the route files. The defaults make a four-line file a sound
+canary: shadow first, then 1%, 5%, 25% and 50% of traffic, each step judged on error rate, p95
+latency and guardrail blocks at alpha 0.05, pausing for a person when the evidence stays unclear.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError, model_validator
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(value: Any) -> Any:
+    """'30s', '5m', '2h', '1d', '250ms' or a number of seconds."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    if isinstance(value, str) and (match := _DURATION.match(value)):
+        return timedelta(seconds=float(match[1]) * _UNIT_SECONDS[match[2]])
+    raise ValueError(f"expected a duration such as 30s, 5m, 2h or 1d, got {value!r}")
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+
+class Candidate(BaseModel, extra="forbid"):
+    """The variant under test: what the route would send traffic to instead of its baseline."""
+
+    variant: str = Field(min_length=1, max_length=64)
+    provider: str = Field(min_length=1)
+    model: str = Field(min_length=1)
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="Provider settings, as a route variant's options."
+    )
+    prompt_template: str | None = Field(
+        None, description="A system prompt for the candidate; the baseline's requests keep theirs."
+    )
+
+
+class Step(BaseModel, extra="forbid"):
+    weight: float = Field(gt=0, le=100, description="Percent of the route's traffic.")
+    min_requests: int = Field(200, ge=1, description="Per arm, before the step can pass.")
+    time_limit: Duration = Field(
+        timedelta(minutes=30), description="Then the rollout applies on_inconclusive."
+    )
+
+
+class Shadow(BaseModel, extra="forbid"):
+    """The candidate also answers a sample of requests in the background; clients never see it."""
+
+    sample: float = Field(0.1, gt=0, le=1, description="Share of the route's requests copied.")
+    min_requests: int = Field(200, ge=1)
+    time_limit: Duration = timedelta(minutes=30)
+
+
+class Analysis(BaseModel, extra="forbid"):
+    interval: Duration = timedelta(minutes=1)
+
+
+MetricName = Literal[
+    "error_rate", "p95_latency", "cost_per_request", "guardrail_block_rate", "quality"
+]
+_DIRECTIONS: dict[str, Literal["lower_is_better", "higher_is_better"]] = {
+    "error_rate": "lower_is_better",
+    "p95_latency": "lower_is_better",
+    "cost_per_request": "lower_is_better",
+    "guardrail_block_rate": "lower_is_better",
+    "quality": "higher_is_better",
+}
+
+
+class Metric(BaseModel, extra="forbid"):
+    """A metric the candidate must not be worse on by more than `margin` (absolute, in the
+    metric's units: a share for rates, USD for cost, a score for quality; for p95 latency the
+    share of requests slower than the baseline's p95, whose baseline value is 0.05)."""
+
+    name: MetricName
+    margin: float = Field(ge=0)
+    direction: Literal["lower_is_better", "higher_is_better"] | None = None
+
+    @model_validator(mode="after")
+    def _natural_direction(self) -> Metric:
+        if self.direction is None:
+            self.direction = _DIRECTIONS[self.name]
+        return self
+
+
+def default_metrics() -> list[Metric]:
+    return [
+        Metric(name="error_rate", margin=0.01),
+        Metric(name="p95_latency", margin=0.05),
+        Metric(name="guardrail_block_rate", margin=0.01),
+    ]
+
+
+CANARY_STEPS = (1.0, 5.0, 25.0, 50.0)
+
+
+class RolloutSpec(BaseModel, extra="forbid"):
+    route: str = Field(min_length=1, max_length=128)
+    candidate: Candidate
+    baseline: str | None = Field(
+        None, description="The baseline variant's name; default: the route's live variant."
+    )
+    strategy: Literal["canary", "blue-green", "shadow"] = "canary"
+    shadow: Shadow = Field(default_factory=Shadow)
+    steps: list[Step] | None = Field(
+        None, description="Traffic steps; default 1%, 5%, 25%, 50% for canary, 100% for blue-green."
+    )
+    bake: Duration = Field(
+        timedelta(minutes=10),
+        description="Blue-green: how long all traffic stays on the candidate while a failure "
+        "still rolls back at once.",
+    )
+    analysis: Analysis = Field(default_factory=Analysis)
+    metrics: list[Metric] = Field(default_factory=default_metrics, min_length=1)
+    alpha: float = Field(0.05, gt=0, lt=0.5)
+    on_inconclusive: Literal["pause", "rollback", "promote"] = "pause"
+    time_limit: Duration = Field(timedelta(hours=24), description="For the whole rollout.")
+
+    @model_validator(mode="after")
+    def _coherent(self) -> RolloutSpec:
+        if self.baseline is not None and self.baseline == self.candidate.variant:
+            raise ValueError("the candidate needs a variant name of its own, not the baseline's")
+        names = [m.name for m in self.metrics]
+        if len(set(names)) != len(names):
+            raise ValueError(f"each metric may be listed once: {names}")
+        if self.strategy == "shadow" and self.steps:
+            raise ValueError("a shadow rollout never exposes the candidate: it takes no steps")
+        if self.strategy == "blue-green" and self.steps and [s.weight for s in self.steps] != [100]:
+            raise ValueError("a blue-green rollout has one step, 100% of traffic")
+        if self.steps is None and self.strategy != "shadow":
+            weights = CANARY_STEPS if self.strategy == "canary" else (100.0,)
+            self.steps = [Step(weight=w) for w in weights]
+        weights = [s.weight for s in self.steps or []]
+        if any(later <= earlier for earlier, later in itertools.pairwise(weights)):
+            raise ValueError(f"step weights must rise from step to step: {weights}")
+        if self.analysis.interval <= timedelta(0):
+            raise ValueError("analysis.interval must be positive")
+        return self
+
+
+class RolloutSpecError(ValueError):
+    """A rollout file that cannot be read or is not a valid spec, with what is wrong where."""
+
+
+def load_rollout_spec(path: Path) -> RolloutSpec:
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RolloutSpecError(f"{path}: cannot read it: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise RolloutSpecError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(document, dict):
+        raise RolloutSpecError(f"{path}: expected a mapping with route and candidate")
+    try:
+        return RolloutSpec.model_validate(document)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']) or 'spec'}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise RolloutSpecError(f"{path}: {problems}") from None
