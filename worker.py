@@ -1,6 +1,7 @@
 """The Interlock worker: everything that is not on the gateway's request path.
 
-Today that is the provider call activity; rollout and evaluation workflows join it here. Several
+Provider calls for workers that keep provider credentials, and rollouts (workflows/rollout.py)
+on the control queue; evaluation workflows join them here. Several
 workers can run side by side against the same task queues.
 
     python worker.py            (or: interlock worker)
@@ -17,9 +18,13 @@ from temporalio.worker import Worker
 
 from activities.provider_calls import ProviderActivities
 from activities.providers.catalog import build_registry
+from activities.rollout_analysis import RolloutAnalysisActivities
+from activities.rollout_traffic import RolloutTrafficActivities
 from configuration import Settings, load_settings
 from configuration.process import configure_logging, exit_process, stop_event_on_signals
 from configuration.temporal import connect, ensure_search_attributes
+from store import create_store_engine
+from workflows.rollout import RolloutWorkflow
 
 log = logging.getLogger("interlock.worker")
 
@@ -27,6 +32,9 @@ log = logging.getLogger("interlock.worker")
 def build_workers(client: Client, settings: Settings) -> list[Worker]:
     """Every worker this process runs, one per task queue."""
     providers = ProviderActivities(build_registry(settings))
+    engine = create_store_engine(settings.resolved_database_url)
+    traffic = RolloutTrafficActivities(engine)
+    analysis = RolloutAnalysisActivities(engine)
     return [
         Worker(
             client,
@@ -34,7 +42,15 @@ def build_workers(client: Client, settings: Settings) -> list[Worker]:
             activities=[providers.call_provider],
             max_concurrent_activities=200,
             graceful_shutdown_timeout=timedelta(seconds=10),
-        )
+        ),
+        # Rollouts: long-running, few, and never on the request path.
+        Worker(
+            client,
+            task_queue=settings.control_task_queue,
+            workflows=[RolloutWorkflow],
+            activities=[traffic.set_traffic, analysis.look, analysis.record],
+            graceful_shutdown_timeout=timedelta(seconds=10),
+        ),
     ]
 
 

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli.rollout import rollout_app
 from configuration import Settings, load_settings
 from configuration.process import configure_logging, exit_process
 
@@ -32,6 +33,7 @@ app.add_typer(stats_app, name="stats")
 app.add_typer(guardrails_app, name="guardrails")
 app.add_typer(bench_app, name="bench")
 app.add_typer(db_app, name="db")
+app.add_typer(rollout_app, name="rollout")
 console = Console()
 errors = Console(stderr=True)
 

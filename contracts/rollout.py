@@ -9,15 +9,23 @@ from __future__ import annotations
 
 import itertools
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_ISO_DURATION = TypeAdapter(timedelta)
 
 
 def _duration(value: Any) -> Any:
@@ -28,7 +36,11 @@ def _duration(value: Any) -> Any:
         return timedelta(seconds=value)
     if isinstance(value, str) and (match := _DURATION.match(value)):
         return timedelta(seconds=float(match[1]) * _UNIT_SECONDS[match[2]])
-    raise ValueError(f"expected a duration such as 30s, 5m, 2h or 1d, got {value!r}")
+    try:
+        # ISO 8601 (PT30M): how a spec comes back from JSON, in a workflow's input.
+        return _ISO_DURATION.validate_python(value)
+    except ValidationError:
+        raise ValueError(f"expected a duration such as 30s, 5m, 2h or 1d, got {value!r}") from None
 
 
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
@@ -172,3 +184,113 @@ def load_rollout_spec(path: Path) -> RolloutSpec:
             for error in exc.errors()
         )
         raise RolloutSpecError(f"{path}: {problems}") from None
+
+
+# --- what the rollout workflow, its activities and its controls exchange ----------------------
+
+RolloutStatusName = Literal["running", "paused", "promoted", "rolled_back", "aborted"]
+FINAL_STATUSES: frozenset[str] = frozenset({"promoted", "rolled_back", "aborted"})
+
+
+def rollout_id(route: str) -> str:
+    """One rollout per route at a time: the route names its rollout's workflow, so Temporal
+    refuses a second start while one runs."""
+    return f"rollout-{route}"
+
+
+class RolloutInput(BaseModel):
+    spec: RolloutSpec
+    state: RolloutState | None = Field(
+        None, description="Carried over by continue-as-new; None for a new rollout."
+    )
+
+
+class TrafficChange(BaseModel):
+    """Set the candidate's share of the baseline's traffic (0 takes it out of the route; 1 with
+    `promote` makes it the route's baseline)."""
+
+    route: str
+    baseline: str | None
+    candidate: Candidate
+    share: float = Field(ge=0, le=1)
+    promote: bool = False
+
+
+class TrafficSet(BaseModel):
+    version: int
+    baseline: str
+    """The baseline variant's name as resolved on the route."""
+    live_since: datetime
+    """When the new route version went live: a step's outcomes count from here."""
+    weights: dict[str, float]
+
+
+class MetricLook(BaseModel):
+    name: str
+    baseline: float
+    candidate: float
+    estimate: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    verdict: str
+    """pass, fail or continue: this metric's own test."""
+
+
+class LookInput(BaseModel):
+    rollout_id: str
+    spec: RolloutSpec
+    baseline: str
+    step: int
+    look: int
+    share: float
+    since: datetime
+
+
+class LookDecision(BaseModel):
+    outcome: Literal["PASS", "FAIL", "INCONCLUSIVE"]
+    reason: str
+    baseline_requests: int
+    candidate_requests: int
+    metrics: list[MetricLook] = Field(default_factory=list)
+
+
+class DecisionRecord(BaseModel):
+    """A decision with what the rollout did, stored with its evidence (store/rollout_records)."""
+
+    rollout_id: str
+    route: str
+    step: int
+    look: int
+    stage: str
+    outcome: str
+    action: str
+    reason: str
+    evidence: dict[str, Any] = Field(default_factory=dict)
+
+
+class RolloutState(BaseModel):
+    """Everything the workflow knows, in one structure: its query answers with it, and
+    continue-as-new carries it."""
+
+    route: str
+    status: RolloutStatusName = "running"
+    stage: str = "starting"
+    step: int = 0
+    """Index into spec.steps of the current (or last) traffic step."""
+    look: int = 0
+    baseline: str | None = None
+    weights: dict[str, float] = Field(default_factory=dict)
+    stage_started: datetime | None = None
+    last_decision: LookDecision | None = None
+    decisions: list[str] = Field(default_factory=list)
+    """One line per decision taken, newest last."""
+
+
+class ControlResult(BaseModel):
+    status: RolloutStatusName
+    stage: str
+    message: str
+
+
+RolloutInput.model_rebuild()

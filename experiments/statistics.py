@@ -73,10 +73,19 @@ BUCKETS = 700
 BUCKET_UPPER_MS = _LOW_MS * _GROWTH ** np.arange(1, BUCKETS + 1)
 
 
+# The edges themselves decide which bucket a value is in, not a logarithm: numpy's and libm's
+# logarithms differ in the last bit for some values (on CPUs where numpy has its own SIMD log), and
+# the two routes below must agree to the bit, because one fills the stored `latency_bucket` column
+# and the other builds histograms in Python. Bucket i's lower edge is the upper edge of i - 1.
+_UPPER_EDGES = tuple(float(edge) for edge in BUCKET_UPPER_MS)
+_LOWER_EDGES = (_LOW_MS, *_UPPER_EDGES[:-1])
+_LOG_GROWTH = math.log(_GROWTH)
+
+
 def _bucket_of(values_ms: np.ndarray) -> np.ndarray:
-    clipped = np.maximum(values_ms, _LOW_MS)
-    index = np.floor(np.log(clipped / _LOW_MS) / math.log(_GROWTH)).astype(int)
-    return np.clip(index, 0, BUCKETS - 1)
+    # fmax rather than maximum: NaN goes to the first bucket with everything below 1 ms.
+    above_low = np.fmax(np.asarray(values_ms, dtype=float), _LOW_MS)
+    return np.minimum(np.searchsorted(BUCKET_UPPER_MS, above_low, side="right"), BUCKETS - 1)
 
 
 @dataclass(frozen=True)
@@ -149,8 +158,19 @@ class LatencyHistogram:
 
 
 def bucket_index(latency_ms: float) -> int:
-    """The bucket a single latency falls in (for SQL-side aggregation)."""
-    return int(_bucket_of(np.asarray([latency_ms]))[0])
+    """The bucket a single latency falls in, as `_bucket_of` puts it; stored on every outcome row
+    so SQL can group by it. Plain floats and `math`, no arrays: it runs once per request arm."""
+    if not latency_ms >= _UPPER_EDGES[0]:  # below the second bucket, or NaN
+        return 0
+    if latency_ms >= _LOWER_EDGES[-1]:  # the last bucket takes everything above its lower edge
+        return BUCKETS - 1
+    index = int(math.log(latency_ms / _LOW_MS) / _LOG_GROWTH)
+    # The logarithm is exact to a few ulps, so at worst it lands one bucket off, at an edge.
+    if latency_ms < _LOWER_EDGES[index]:
+        return index - 1
+    if latency_ms >= _UPPER_EDGES[index]:
+        return index + 1
+    return index
 
 
 def bucket_midpoints_ms() -> np.ndarray:

@@ -8,6 +8,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from contracts.outcome import OutcomeRecord
+from experiments.statistics import bucket_index
 from store.tables import Outcome
 
 
@@ -37,9 +38,13 @@ def record_outcomes(engine: Engine, records: list[OutcomeRecord]) -> list[bool]:
     statement = _INSERT_ONCE[engine.dialect.name]
     with engine.begin() as connection:
         return [
-            connection.execute(statement, record.model_dump()).first() is not None
-            for record in records
+            connection.execute(statement, _row(record)).first() is not None for record in records
         ]
+
+
+def _row(record: OutcomeRecord) -> dict:
+    """The record's columns plus its latency bucket, so rollout statistics can group by it."""
+    return {**record.model_dump(), "latency_bucket": bucket_index(record.latency_ms)}
 
 
 def record_outcome(engine: Engine, record: OutcomeRecord) -> bool:

@@ -112,6 +112,20 @@ def set_guardrails(engine: Engine, name: str, policy: GuardrailPolicy) -> int:
     return _publish(engine, {name: change})[name].version
 
 
+def change_route(
+    engine: Engine, name: str, change: ConfigChange
+) -> tuple[PublishResult, RouteConfig]:
+    """Publish `change(live config)` as the route's next version, read and written in one
+    transaction (so two writers never both change the same version); what was published."""
+    published: list[RouteConfig] = []
+
+    def recorded(live: RouteConfig | None) -> RouteConfig:
+        published.append(change(live))  # called again if a concurrent publisher forced a retry
+        return published[-1]
+
+    return _publish(engine, {name: recorded})[name], published[-1]
+
+
 def live_config(engine: Engine, name: str) -> tuple[int, RouteConfig] | None:
     """(version, configuration) of the route's live version, or None for an unknown route."""
     with Session(engine) as session:

@@ -109,6 +109,9 @@ class Outcome(SQLModel, table=True):
     status: str = Field(max_length=16)
     error_class: str | None = Field(default=None, max_length=128)
     latency_ms: float = 0.0
+    latency_bucket: int | None = None
+    """experiments.statistics.bucket_index(latency_ms), so latency histograms are a GROUP BY;
+    NULL on rows written before revision 0003."""
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float = 0.0
@@ -118,3 +121,40 @@ class Outcome(SQLModel, table=True):
     started_at: datetime
     finished_at: datetime
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class RolloutLook(SQLModel, table=True):
+    """The statistics a rollout read at one look of one step, kept so a decision can be replayed
+    and the step's history drawn. A retried activity rewrites its look rather than adding one."""
+
+    __tablename__ = "rollout_looks"
+
+    rollout_id: str = Field(primary_key=True, max_length=200)
+    step: int = Field(primary_key=True)
+    look: int = Field(primary_key=True)
+    statistics: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    recorded_at: datetime = Field(default_factory=utcnow)
+
+
+class RolloutDecision(SQLModel, table=True):
+    """What a rollout decided and why: the audit trail of a rollout, in the order it happened.
+
+    (rollout_id, step, look, action) is unique so a retried activity records its decision once.
+    """
+
+    __tablename__ = "rollout_decisions"
+    __table_args__ = (UniqueConstraint("rollout_id", "step", "look", "action"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    rollout_id: str = Field(max_length=200)
+    route: str = Field(max_length=128)
+    step: int
+    look: int
+    stage: str = Field(max_length=128)
+    outcome: str = Field(max_length=32)
+    """PASS, FAIL or INCONCLUSIVE for an analysis; the operator's verb for an operator action."""
+    action: str = Field(max_length=32)
+    """What the rollout did: continue, advance, rollback, pause, promote, abort..."""
+    reason: str = ""
+    evidence: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    decided_at: datetime = Field(default_factory=utcnow)

@@ -16,15 +16,17 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import insert, inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
 from contracts.guardrails import DirectionPolicy, GuardrailPolicy
+from contracts.outcome import OutcomeRecord
 from contracts.routing import RouteTarget
+from experiments.statistics import bucket_index
 from store import create_store_engine, init_schema
 from store.guardrails import set_route_policy
-from store.outcomes import outcomes_for_request
+from store.outcomes import outcomes_for_request, record_outcome
 from store.routes import config_at, live_config, publish_route
 from store.schema import (
     MIGRATIONS_DIRECTORY,
@@ -36,12 +38,23 @@ from store.schema import (
 from store.tenants import authenticate, hash_api_key
 from tests import legacy_schema as legacy
 
-TABLES = {"routes", "route_versions", "route_variants", "tenants", "api_keys", "outcomes"}
+TABLES = {
+    "routes",
+    "route_versions",
+    "route_variants",
+    "tenants",
+    "api_keys",
+    "outcomes",
+    "rollout_looks",
+    "rollout_decisions",
+}
 LEGACY_KEY = "il-legacy-" + "x" * 40
 LEGACY_POLICY = GuardrailPolicy(
     input=DirectionPolicy(actions={"EMAIL_ADDRESS": "redact"}, injection_threshold=0.7)
 )
 WORKERS = 6
+# The outcomes table as revision 0002 left it, to write a row before upgrading.
+OUTCOMES_AT_0002 = legacy.Outcome.__table__  # type: ignore[attr-defined]
 
 
 def differences(engine: Engine) -> list:
@@ -53,6 +66,10 @@ def differences(engine: Engine) -> list:
 
 def table_names(engine: Engine) -> set[str]:
     return set(inspect(engine).get_table_names())
+
+
+def column_names(engine: Engine, table: str) -> set[str]:
+    return {column["name"] for column in inspect(engine).get_columns(table)}
 
 
 def upgrades_logged(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -173,6 +190,91 @@ def test_downgrade_to_the_baseline_and_back_keeps_routes_and_policy(engine: Engi
     assert differences(engine) == []
 
 
+def test_upgrade_from_0002_adds_the_latency_bucket_and_the_rollout_tables_keeping_rows(
+    bare_engine: Engine,
+) -> None:
+    with bare_engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0002")
+    assert "latency_bucket" not in column_names(bare_engine, "outcomes")
+    started = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    with bare_engine.begin() as connection:
+        connection.execute(
+            insert(OUTCOMES_AT_0002),
+            {
+                "request_id": "req-before",
+                "arm": "primary",
+                "tenant_id": "acme",
+                "route": "chat",
+                "variant": "baseline",
+                "status": "ok",
+                "latency_ms": 250.0,
+                "tokens_in": 3,
+                "tokens_out": 5,
+                "cost_usd": 0.5,
+                "cache_hit": False,
+                "started_at": started,
+                "finished_at": started + timedelta(seconds=1),
+                "created_at": started,
+            },
+        )
+    init_schema(bare_engine)
+    assert schema_revision(bare_engine) == head_revision()
+    assert "latency_bucket" in column_names(bare_engine, "outcomes")
+    assert {"rollout_looks", "rollout_decisions"} <= table_names(bare_engine)
+    assert differences(bare_engine) == []
+    # The old row is kept as it was; its bucket stays NULL (it predates rollouts).
+    [row] = outcomes_for_request(bare_engine, "req-before")
+    assert (row.status, row.latency_ms, row.cost_usd, row.finished_at) == (
+        "ok",
+        250.0,
+        0.5,
+        started + timedelta(seconds=1),
+    )
+    assert row.latency_bucket is None
+    # Rows written from now on carry their bucket.
+    record_outcome(
+        bare_engine,
+        OutcomeRecord(
+            request_id="req-after",
+            tenant_id="acme",
+            route="chat",
+            status="ok",
+            latency_ms=250.0,
+            started_at=started,
+            finished_at=started,
+        ),
+    )
+    [after] = outcomes_for_request(bare_engine, "req-after")
+    assert after.latency_bucket == bucket_index(250.0)
+
+
+def test_downgrade_from_0003_drops_the_bucket_and_the_rollout_tables_keeping_rows(
+    engine: Engine,
+) -> None:
+    started = datetime(2026, 12, 1, tzinfo=UTC)
+    record_outcome(
+        engine,
+        OutcomeRecord(
+            request_id="req-kept",
+            tenant_id="acme",
+            route="chat",
+            status="error",
+            latency_ms=40.0,
+            started_at=started,
+            finished_at=started,
+        ),
+    )
+    with engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "0002")
+    assert "latency_bucket" not in column_names(engine, "outcomes")
+    assert not {"rollout_looks", "rollout_decisions"} & table_names(engine)
+    with engine.connect() as connection:
+        kept = connection.execute(
+            text("SELECT status, latency_ms FROM outcomes WHERE request_id = 'req-kept'")
+        ).all()
+    assert [tuple(r) for r in kept] == [("error", 40.0)]
+
+
 # --- adopting a database made before migrations ---
 
 
@@ -188,6 +290,7 @@ def test_a_database_made_before_migrations_is_adopted_with_its_rows(
     assert [m.split(",")[0] for m in upgrades_logged(caplog)] == [
         "Running upgrade  -> 0001",
         "Running upgrade 0001 -> 0002",
+        "Running upgrade 0002 -> 0003",
     ]
     assert schema_revision(bare_engine) == head_revision()
     assert differences(bare_engine) == []
@@ -291,8 +394,8 @@ def test_create_revision_writes_what_the_database_lacks(engine: Engine, tmp_path
     with engine.begin() as connection:
         connection.execute(text("DROP INDEX ix_outcomes_tenant_id"))
     path = create_revision(engine, "restore an index", directory=directory)
-    assert path == directory / "versions" / "0003_restore_an_index.py"
+    assert path == directory / "versions" / "0004_restore_an_index.py"
     source = path.read_text(encoding="utf-8")
-    assert "down_revision = '0002'" in source
+    assert "down_revision = '0003'" in source
     upgrade = source[source.index("def upgrade") : source.index("def downgrade")]
     assert re.search(r"create_index\((batch_)?op\.f\('ix_outcomes_tenant_id'\)", upgrade)

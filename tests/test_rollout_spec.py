@@ -36,6 +36,12 @@ def test_the_minimal_file_is_a_sound_canary(tmp_path: Path) -> None:
     assert spec.time_limit == timedelta(hours=24)
 
 
+def test_a_spec_survives_its_json_round_trip(tmp_path: Path) -> None:
+    """Workflow inputs travel as JSON, where durations are ISO 8601."""
+    spec = load_rollout_spec(write(tmp_path, MINIMAL))
+    assert RolloutSpec.model_validate_json(spec.model_dump_json()) == spec
+
+
 def test_strategies_get_their_own_steps() -> None:
     candidate = {"variant": "smart", "provider": "simulated", "model": "sim-smart"}
     blue_green = RolloutSpec(route="r", candidate=candidate, strategy="blue-green", bake="15m")

@@ -20,8 +20,10 @@ ROUTE = SearchAttributeKey.for_keyword("InterlockRoute")
 PROVIDER = SearchAttributeKey.for_keyword("InterlockProvider")
 MODEL = SearchAttributeKey.for_keyword("InterlockModel")
 STATUS = SearchAttributeKey.for_keyword("InterlockStatus")
+# A rollout's stage ("canary 5%", "active", "baseline"); its status goes in InterlockStatus.
+STAGE = SearchAttributeKey.for_keyword("InterlockStage")
 
-ALL = (TENANT, ROUTE, PROVIDER, MODEL, STATUS)
+ALL = (TENANT, ROUTE, PROVIDER, MODEL, STATUS, STAGE)
 
 
 def at_start(

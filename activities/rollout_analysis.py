@@ -1,0 +1,173 @@
+"""A rollout's look: both arms' outcomes since the step began, aggregated in SQL, then judged.
+
+The judge's sequential tests are path-dependent (each look multiplies in the evidence since the
+previous one), so every look's totals are stored (store/rollout_records.py) and a look rebuilds
+the judge by replaying the step's earlier looks before its own. The workflow's history then only
+carries look numbers, and a retried look overwrites its own totals before judging.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from temporalio import activity
+
+from contracts.rollout import DecisionRecord, LookDecision, LookInput, MetricLook, RolloutSpec
+from experiments.decision import Decision, DecisionSettings, MetricSpec, MultiMetricJudge
+from experiments.statistics import LatencyHistogram, Mean, Proportion
+from store.rollout_records import looks_of_step, record_decision, save_look
+from store.rollout_stats import ArmTotals, arm_totals
+
+_KINDS = {
+    "error_rate": "proportion",
+    "guardrail_block_rate": "proportion",
+    "p95_latency": "quantile",
+    "cost_per_request": "mean",
+    "quality": "mean",
+}
+
+
+def metric_specs(spec: RolloutSpec) -> list[MetricSpec]:
+    """The spec's first metric is the primary one (the candidate must not be worse on it by
+    more than its margin); the others are guardrails held to their margins."""
+    return [
+        MetricSpec(
+            name=metric.name,
+            kind=_KINDS[metric.name],  # type: ignore[arg-type]
+            direction=metric.direction or "lower_is_better",
+            role="primary" if position == 0 else "guardrail",
+            goal="non_inferiority",
+            margin=metric.margin,
+        )
+        for position, metric in enumerate(spec.metrics)
+    ]
+
+
+def totals_to_json(totals: ArmTotals) -> dict[str, Any]:
+    return {
+        "requests": totals.requests,
+        "errors": [totals.errors.n, totals.errors.events],
+        "blocked": [totals.blocked.n, totals.blocked.events],
+        "cost": [totals.cost.n, totals.cost.sum, totals.cost.sum_sq],
+        "quality": [totals.quality.n, totals.quality.sum, totals.quality.sum_sq],
+        "latency": {str(i): c for i, c in enumerate(totals.latency.counts) if c},
+    }
+
+
+def _statistics(arm: dict[str, Any], metric: str) -> Proportion | Mean | LatencyHistogram:
+    if metric == "error_rate":
+        return Proportion(*arm["errors"])
+    if metric == "guardrail_block_rate":
+        return Proportion(*arm["blocked"])
+    if metric == "cost_per_request":
+        return Mean(*arm["cost"])
+    if metric == "quality":
+        return Mean(*arm["quality"])
+    return LatencyHistogram.from_buckets({int(i): c for i, c in arm["latency"].items()})
+
+
+def judge_step(
+    spec: RolloutSpec, min_requests: int, share: float, looks: list[dict[str, Any]]
+) -> Decision:
+    """The decision at the last of `looks` (each {"baseline": ..., "candidate": ...} totals)."""
+    judge = MultiMetricJudge(
+        metric_specs(spec),
+        DecisionSettings(alpha=spec.alpha, min_samples=min_requests, candidate_share=share),
+    )
+    decision = None
+    for look in looks:
+        baseline, candidate = look["baseline"], look["candidate"]
+        decision = judge.look(
+            baseline["requests"],
+            candidate["requests"],
+            {
+                m.name: (_statistics(baseline, m.name), _statistics(candidate, m.name))
+                for m in spec.metrics
+            },
+        )
+    assert decision is not None, "a step is judged after at least one look"
+    return decision
+
+
+def _finite(value: float) -> float:
+    return value if math.isfinite(value) else 0.0
+
+
+def readable(arm: dict[str, Any], metric: str) -> float:
+    """The metric as a person reads it: a rate, p95 in ms, mean cost in USD, mean quality."""
+    statistic = _statistics(arm, metric)
+    if isinstance(statistic, Proportion):
+        return _finite(statistic.rate)
+    if isinstance(statistic, Mean):
+        return _finite(statistic.mean)
+    return _finite(statistic.quantile(0.95))
+
+
+def summarized(decision: Decision, look: dict[str, Any]) -> LookDecision:
+    """The decision with each metric's numbers, read at `look` (the last one judged)."""
+    return LookDecision(
+        outcome=decision.outcome,
+        reason=decision.reason,
+        baseline_requests=decision.baseline_n,
+        candidate_requests=decision.candidate_n,
+        metrics=[
+            MetricLook(
+                name=evidence.spec.name,
+                baseline=readable(look["baseline"], evidence.spec.name),
+                candidate=readable(look["candidate"], evidence.spec.name),
+                estimate=_finite(evidence.result.estimate),
+                ci_low=_finite(evidence.result.ci[0]),
+                ci_high=_finite(evidence.result.ci[1]),
+                p_value=_finite(evidence.result.p_value),
+                verdict=evidence.result.decision,
+            )
+            for evidence in decision.metrics
+        ],
+    )
+
+
+class RolloutAnalysisActivities:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @activity.defn(name="rollout_look")
+    async def look(self, look: LookInput) -> LookDecision:
+        return await asyncio.to_thread(self._look, look)
+
+    def _look(self, look: LookInput) -> LookDecision:
+        spec = look.spec
+        candidate = spec.candidate.variant
+        totals = arm_totals(self._engine, spec.route, [look.baseline, candidate], look.since)
+        save_look(
+            self._engine,
+            look.rollout_id,
+            look.step,
+            look.look,
+            {
+                "baseline": totals_to_json(totals[look.baseline]),
+                "candidate": totals_to_json(totals[candidate]),
+            },
+        )
+        looks = looks_of_step(self._engine, look.rollout_id, look.step)[: look.look]
+        steps = spec.steps or []
+        min_requests = steps[look.step].min_requests if look.step < len(steps) else 200
+        return summarized(judge_step(spec, min_requests, look.share, looks), looks[-1])
+
+    @activity.defn(name="record_rollout_decision")
+    async def record(self, decision: DecisionRecord) -> bool:
+        return await asyncio.to_thread(
+            record_decision,
+            self._engine,
+            decision.rollout_id,
+            decision.route,
+            decision.step,
+            decision.look,
+            decision.stage,
+            decision.outcome,
+            decision.action,
+            decision.reason,
+            decision.evidence,
+        )

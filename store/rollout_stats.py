@@ -1,0 +1,107 @@
+"""A route's outcome rows reduced to sufficient statistics per variant, in SQL: what one look of
+a rollout compares. Rows never leave the database; only per-bucket totals do."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import case, func, select
+from sqlalchemy.engine import Engine, Row
+
+from experiments.statistics import LatencyHistogram, Mean, Proportion
+from store.tables import Outcome
+
+
+@dataclass(frozen=True)
+class ArmTotals:
+    """One variant's totals over a window; every field adds with `+` across windows."""
+
+    requests: int
+    errors: Proportion
+    """status == 'error' out of requests."""
+    blocked: Proportion
+    """status == 'blocked' out of requests."""
+    cost: Mean
+    """cost_usd over requests."""
+    quality: Mean
+    """quality_score over the rows that have one."""
+    latency: LatencyHistogram
+    """From latency_bucket; rows without one (written before revision 0003) are left out."""
+
+
+def arm_totals(
+    engine: Engine,
+    route: str,
+    variants: Sequence[str],
+    since: datetime,
+    until: datetime | None = None,
+    arms: Sequence[str] = ("primary",),
+) -> dict[str, ArmTotals]:
+    """Totals per variant of the route's rows with since <= finished_at < until, on `arms`.
+
+    Every variant asked for gets an entry, all zeros when it has no rows. Only primary arms by
+    default: a fallback's traffic is what another variant's failures sent it, not a random share.
+    """
+    outcomes = Outcome.__table__.c  # type: ignore[attr-defined]
+    window = [
+        outcomes.route == route,
+        outcomes.variant.in_(list(variants)),
+        outcomes.arm.in_(list(arms)),
+        outcomes.finished_at >= since,
+    ]
+    if until is not None:
+        window.append(outcomes.finished_at < until)
+    # CASE, not SUM(status = 'error'): PostgreSQL has no SUM over booleans.
+    errors = case((outcomes.status == "error", 1), else_=0)
+    blocked = case((outcomes.status == "blocked", 1), else_=0)
+    # One statement, grouped down to the latency bucket: the counts, sums and histogram then come
+    # from one snapshot (two SELECTs on SQLite would each see their own), and the per-variant sums
+    # are at most a few hundred buckets' worth of additions here.
+    query = (
+        select(
+            outcomes.variant,
+            outcomes.latency_bucket,
+            func.count().label("requests"),
+            func.sum(errors).label("errors"),
+            func.sum(blocked).label("blocked"),
+            func.sum(outcomes.cost_usd).label("cost"),
+            func.sum(outcomes.cost_usd * outcomes.cost_usd).label("cost_sq"),
+            func.count(outcomes.quality_score).label("scored"),
+            func.sum(outcomes.quality_score).label("quality"),
+            func.sum(outcomes.quality_score * outcomes.quality_score).label("quality_sq"),
+        )
+        .where(*window)
+        .group_by(outcomes.variant, outcomes.latency_bucket)
+    )
+    with engine.connect() as connection:
+        groups = connection.execute(query).all()
+    by_variant: dict[str, list[Row]] = {variant: [] for variant in variants}
+    for group in groups:
+        by_variant[group.variant].append(group)
+    return {variant: _totals(rows) for variant, rows in by_variant.items()}
+
+
+def _totals(groups: list[Row]) -> ArmTotals:
+    """Add up one variant's groups (one per latency bucket); no groups, all zeros."""
+
+    def count(column: str) -> int:
+        return sum(int(getattr(g, column) or 0) for g in groups)
+
+    def total(column: str) -> float:
+        # fsum: the total does not depend on the order the groups arrived in.
+        return math.fsum(float(getattr(g, column) or 0.0) for g in groups)
+
+    requests = count("requests")
+    return ArmTotals(
+        requests=requests,
+        errors=Proportion(requests, count("errors")),
+        blocked=Proportion(requests, count("blocked")),
+        cost=Mean(requests, total("cost"), total("cost_sq")),
+        quality=Mean(count("scored"), total("quality"), total("quality_sq")),
+        latency=LatencyHistogram.from_buckets(
+            {g.latency_bucket: g.requests for g in groups if g.latency_bucket is not None}
+        ),
+    )

@@ -1,0 +1,355 @@
+"""RolloutWorkflow: one route's candidate reaching its traffic step by step, on evidence.
+
+Each traffic step sets the candidate's share (a new route version), then looks at both arms'
+outcomes every `analysis.interval` (a durable timer) and asks the judge: PASS moves to the next
+step, FAIL takes the candidate out of the route at once, INCONCLUSIVE keeps collecting until the
+step's time limit and then applies `on_inconclusive`. After the last step the candidate becomes
+the route's baseline. Pause, resume, promote (skip the current step), promote-full and abort
+arrive as updates, applied between looks; the query `status` answers with the whole state.
+
+The spec's shadow stage needs shadow calls in the request path, which do not exist yet: this
+workflow starts with the first traffic step, and a `shadow` strategy is refused at start.
+
+Workflow code: deterministic; activities are called by name so the sandbox never imports the
+store or the statistics.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from contracts.rollout import (
+        ControlResult,
+        DecisionRecord,
+        LookDecision,
+        LookInput,
+        RolloutInput,
+        RolloutSpec,
+        RolloutState,
+        TrafficChange,
+        TrafficSet,
+    )
+    from workflows.search_attributes import ROUTE, STAGE, STATUS
+
+STEP = {
+    "start_to_close_timeout": timedelta(seconds=60),
+    "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=30)),
+}
+# Outcomes count from a little after a new route version goes live: gateways keep live routes
+# for a second, and requests already in flight still carry the previous weights.
+SETTLING = timedelta(seconds=2)
+
+
+@workflow.defn(name="RolloutWorkflow")
+class RolloutWorkflow:
+    def __init__(self) -> None:
+        self._state: RolloutState | None = None
+        self._controls: list[tuple[int, str]] = []
+        self._answers: dict[int, str] = {}
+        self._next_control = 0
+
+    @workflow.run
+    async def run(self, rollout: RolloutInput) -> RolloutState:
+        spec = rollout.spec
+        state = self._state = rollout.state or RolloutState(route=spec.route)
+        workflow.upsert_search_attributes(
+            [ROUTE.value_set(spec.route), STATUS.value_set(state.status)]
+        )
+        try:
+            await self._walk(spec, state)
+        except ActivityError as failure:
+            # A step the route cannot take (the traffic change refused): leave it on its baseline.
+            await self._end(spec, state, "aborted", f"stopped: {_cause(failure)}")
+        self._answer_pending(state)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return state
+
+    async def _walk(self, spec: RolloutSpec, state: RolloutState) -> None:
+        steps = spec.steps or []
+        deadline = workflow.info().start_time + spec.time_limit
+        index = state.step
+        while index < len(steps):
+            state.step = index
+            share = steps[index].weight / 100
+            await self._set_traffic(spec, state, share, f"canary {steps[index].weight:g}%")
+            verdict = await self._judge_step(spec, state, index, share, deadline)
+            if verdict in ("rolled_back", "aborted"):
+                await self._end(spec, state, verdict, state.decisions[-1])
+                return
+            index = len(steps) if verdict == "promote_full" else index + 1
+        await self._set_traffic(spec, state, 1.0, "active", promote=True)
+        await self._end(spec, state, "promoted", "the candidate is the route's baseline")
+
+    async def _judge_step(
+        self,
+        spec: RolloutSpec,
+        state: RolloutState,
+        index: int,
+        share: float,
+        deadline: datetime,
+    ) -> str:
+        """Look until the step is decided: 'advance', 'promote_full', 'rolled_back' or
+        'aborted'."""
+        step = (spec.steps or [])[index]
+        assert state.stage_started is not None
+        since = state.stage_started + SETTLING
+        step_ends = workflow.now() + step.time_limit
+        state.look = 0
+        while True:
+            if await self._control_within(spec.analysis.interval, f"next look at {state.stage}"):
+                verdict = await self._apply_control(spec, state)
+                if verdict == "resumed":
+                    step_ends = workflow.now() + step.time_limit
+                    continue
+                if verdict is not None:
+                    return verdict
+                continue
+            if workflow.now() >= deadline:
+                reason = "the rollout's time limit passed"
+                await self._decide(spec, state, "INCONCLUSIVE", "rollback", reason)
+                return "rolled_back"
+            state.look += 1
+            decision: LookDecision = await workflow.execute_activity(
+                "rollout_look",
+                LookInput(
+                    rollout_id=workflow.info().workflow_id,
+                    spec=spec,
+                    baseline=state.baseline or "",
+                    step=index,
+                    look=state.look,
+                    share=share,
+                    since=since,
+                ),
+                result_type=LookDecision,
+                summary=f"look {state.look} at {state.stage}",
+                **STEP,
+            )
+            state.last_decision = decision
+            if decision.outcome == "PASS":
+                await self._decide(spec, state, "PASS", "advance", _explained(decision))
+                return "advance"
+            if decision.outcome == "FAIL":
+                await self._decide(spec, state, "FAIL", "rollback", _explained(decision))
+                return "rolled_back"
+            if workflow.now() < step_ends:
+                workflow.set_current_details(f"{state.stage}: {_explained(decision)}, collecting")
+                continue
+            reason = f"step time limit passed, {_explained(decision)}"
+            if spec.on_inconclusive == "rollback":
+                await self._decide(spec, state, "INCONCLUSIVE", "rollback", reason)
+                return "rolled_back"
+            if spec.on_inconclusive == "promote":
+                await self._decide(spec, state, "INCONCLUSIVE", "advance", reason)
+                return "advance"
+            await self._decide(spec, state, "INCONCLUSIVE", "pause", reason)
+            self._set_status(state, "paused")
+            verdict = await self._paused(spec, state)
+            if verdict != "resumed":
+                return verdict
+            step_ends = workflow.now() + step.time_limit
+
+    async def _control_within(self, interval: timedelta, summary: str) -> bool:
+        """Wait one interval (a durable timer) or until a control arrives; whether one did."""
+        try:
+            await workflow.wait_condition(
+                lambda: bool(self._controls), timeout=interval, timeout_summary=summary
+            )
+        except TimeoutError:
+            return False
+        return True
+
+    async def _apply_control(self, spec: RolloutSpec, state: RolloutState) -> str | None:
+        """The oldest pending control: what it makes of the step, None to keep looking."""
+        control, verb = self._controls.pop(0)
+        if verb == "pause":
+            self._set_status(state, "paused")
+            await self._decide(spec, state, "operator", "pause", "paused by an operator")
+            self._answers[control] = "paused"
+            return await self._paused(spec, state)
+        return await self._step_verdict(spec, state, control, verb)
+
+    async def _paused(self, spec: RolloutSpec, state: RolloutState) -> str:
+        """Hold the current traffic until a control arrives; 'resumed' or the step's verdict."""
+        workflow.set_current_details(f"{state.stage}: paused, waiting for an operator")
+        while True:
+            await workflow.wait_condition(lambda: bool(self._controls))
+            control, verb = self._controls.pop(0)
+            if verb == "resume":
+                self._set_status(state, "running")
+                await self._decide(spec, state, "operator", "resume", "resumed by an operator")
+                self._answers[control] = "resumed"
+                return "resumed"
+            verdict = await self._step_verdict(spec, state, control, verb)
+            if verdict is not None:
+                if state.status == "paused":
+                    self._set_status(state, "running")
+                return verdict
+
+    async def _step_verdict(
+        self, spec: RolloutSpec, state: RolloutState, control: int, verb: str
+    ) -> str | None:
+        actions = {
+            "promote": ("advance", "promoted past this step by an operator", "advance"),
+            "promote_full": ("promote", "promoted to all traffic by an operator", "promote_full"),
+            "abort": ("abort", "aborted by an operator", "aborted"),
+        }
+        if verb not in actions:
+            self._answers[control] = f"{verb} does not apply now"
+            return None
+        action, reason, verdict = actions[verb]
+        await self._decide(spec, state, "operator", action, reason)
+        self._answers[control] = reason
+        return verdict
+
+    async def _set_traffic(
+        self,
+        spec: RolloutSpec,
+        state: RolloutState,
+        share: float,
+        stage: str,
+        promote: bool = False,
+    ) -> None:
+        traffic: TrafficSet = await workflow.execute_activity(
+            "set_rollout_traffic",
+            TrafficChange(
+                route=spec.route,
+                baseline=state.baseline or spec.baseline,
+                candidate=spec.candidate,
+                share=share,
+                promote=promote,
+            ),
+            result_type=TrafficSet,
+            summary=f"route {spec.route}: {spec.candidate.variant} at {share:.0%}",
+            **STEP,
+        )
+        state.baseline = traffic.baseline
+        state.weights = traffic.weights
+        state.stage = stage
+        state.stage_started = traffic.live_since
+        workflow.upsert_search_attributes([STAGE.value_set(stage)])
+        workflow.set_current_details(f"{stage}: route version {traffic.version} is live")
+
+    async def _end(self, spec: RolloutSpec, state: RolloutState, status: str, reason: str) -> None:
+        if status != "promoted":
+            # Taking the candidate out is idempotent: a route without it is left as it is.
+            await self._set_traffic(spec, state, 0.0, "baseline")
+        self._set_status(state, status)  # type: ignore[arg-type]
+        workflow.set_current_details(f"{status.replace('_', ' ')}: {reason}")
+
+    async def _decide(
+        self, spec: RolloutSpec, state: RolloutState, outcome: str, action: str, reason: str
+    ) -> None:
+        line = f"{state.stage}, look {state.look}: {action} ({reason})"
+        state.decisions.append(line)
+        await workflow.execute_activity(
+            "record_rollout_decision",
+            DecisionRecord(
+                rollout_id=workflow.info().workflow_id,
+                route=spec.route,
+                step=state.step,
+                look=state.look,
+                stage=state.stage,
+                outcome=outcome,
+                action=action,
+                reason=reason,
+                evidence=state.last_decision.model_dump(mode="json")
+                if state.last_decision is not None and outcome != "operator"
+                else {},
+            ),
+            result_type=bool,
+            summary=f"record: {action}",
+            **STEP,
+        )
+
+    def _set_status(self, state: RolloutState, status: str) -> None:
+        state.status = status  # type: ignore[assignment]
+        workflow.upsert_search_attributes([STATUS.value_set(status)])
+
+    def _answer_pending(self, state: RolloutState) -> None:
+        for control, _verb in self._controls:
+            self._answers[control] = f"the rollout has ended: {state.status}"
+        self._controls.clear()
+
+    # --- controls -----------------------------------------------------------------------------
+
+    async def _control(self, verb: str) -> ControlResult:
+        control = self._next_control
+        self._next_control += 1
+        self._controls.append((control, verb))
+        await workflow.wait_condition(lambda: control in self._answers)
+        assert self._state is not None
+        return ControlResult(
+            status=self._state.status, stage=self._state.stage, message=self._answers.pop(control)
+        )
+
+    def _require(self, *statuses: str) -> None:
+        if self._state is None or self._state.status not in statuses:
+            current = "starting" if self._state is None else self._state.status
+            raise ValueError(f"the rollout is {current}; this applies when {' or '.join(statuses)}")
+
+    @workflow.update
+    async def pause(self) -> ControlResult:
+        return await self._control("pause")
+
+    @pause.validator
+    def _validate_pause(self) -> None:
+        self._require("running")
+
+    @workflow.update
+    async def resume(self) -> ControlResult:
+        return await self._control("resume")
+
+    @resume.validator
+    def _validate_resume(self) -> None:
+        self._require("paused")
+
+    @workflow.update
+    async def promote(self) -> ControlResult:
+        return await self._control("promote")
+
+    @promote.validator
+    def _validate_promote(self) -> None:
+        self._require("running", "paused")
+
+    @workflow.update
+    async def promote_full(self) -> ControlResult:
+        return await self._control("promote_full")
+
+    @promote_full.validator
+    def _validate_promote_full(self) -> None:
+        self._require("running", "paused")
+
+    @workflow.update
+    async def abort(self) -> ControlResult:
+        return await self._control("abort")
+
+    @abort.validator
+    def _validate_abort(self) -> None:
+        self._require("running", "paused")
+
+    @workflow.query
+    def status(self) -> RolloutState:
+        if self._state is None:
+            raise ApplicationError("the rollout has not started yet")
+        return self._state
+
+
+def _explained(decision: LookDecision) -> str:
+    numbers = ", ".join(
+        f"{m.name} {m.baseline:.3g} vs {m.candidate:.3g} (p = {m.p_value:.2g})"
+        for m in decision.metrics
+    )
+    return (
+        f"{decision.outcome}: {decision.reason}; {decision.baseline_requests} baseline and "
+        f"{decision.candidate_requests} candidate requests" + (f"; {numbers}" if numbers else "")
+    )
+
+
+def _cause(failure: ActivityError) -> str:
+    cause = failure.cause
+    return str(cause) if cause is not None else str(failure)
