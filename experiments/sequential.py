@@ -252,7 +252,13 @@ class ProportionBatch(_Batch):
         harm_null = _margin_log_ratio(baseline_rate, self.harm_tolerance[rows], sign)
         log_m_worse = _one_sided_log_m(log_likelihood, harm_null, sign)
         null = _margin_log_ratio(baseline_rate, self.margin[rows], sign)
-        log_m_noninferior = _one_sided_log_m(log_likelihood, null, -sign)
+        log_m_noninferior = _with_rare_event_bound(
+            _one_sided_log_m(log_likelihood, null, -sign),
+            counts[:, 2],
+            counts[:, 3],
+            self.margin[rows],
+            sign,
+        )
         self.max_log_m_worse[rows] = np.maximum(self.max_log_m_worse[rows], log_m_worse)
         self.max_log_m_noninferior[rows] = np.maximum(
             self.max_log_m_noninferior[rows], log_m_noninferior
@@ -292,6 +298,40 @@ class ProportionBatch(_Batch):
         self.log_likelihood[rows[informative]] += candidate_events[informative][:, None] * GRID[
             None, :
         ] - events * np.log(_EXP_GRID[None, :] * share + (1.0 - share))
+
+
+# Candidate rates the rare-event test mixes over, as fractions of the margin (grid midpoints).
+_RARE_FRACTIONS = (np.arange(20) + 0.5) / 20
+
+
+def _with_rare_event_bound(
+    conditional: np.ndarray,
+    candidate_n: np.ndarray,
+    candidate_events: np.ndarray,
+    margin: np.ndarray,
+    sign: np.ndarray,
+) -> np.ndarray:
+    """Non-inferiority evidence that still grows when errors are rare or absent.
+
+    The conditional test learns only from how events split between the arms: with no events at
+    all (a healthy candidate and baseline, both at 0 errors) it can never show non-inferiority.
+    For a lower-is-better rate with an absolute margin m, the candidate's rate alone being below
+    m implies it is not worse than the baseline by m (the baseline's rate is at least 0). Its
+    evidence is a mixture of likelihood ratios of rates p' < m against m, a supermartingale under
+    every rate of at least m; it depends on the cumulative counts only. Where it applies, the two
+    are averaged, which keeps a test supermartingale (at the price of half of each one's e-value).
+    """
+    applies = (sign > 0) & (margin > 0) & (margin < 1)
+    if not applies.any():
+        return conditional
+    m = np.where(applies, margin, 0.5)[:, None]
+    alternative = m * _RARE_FRACTIONS[None, :]
+    events = candidate_events[:, None].astype(float)
+    misses = (candidate_n - candidate_events)[:, None].astype(float)
+    log_ratios = events * np.log(alternative / m) + misses * np.log((1 - alternative) / (1 - m))
+    rare = _log_sum_exp(log_ratios) - math.log(_RARE_FRACTIONS.size)
+    averaged = np.logaddexp(conditional, rare) - math.log(2)
+    return np.where(applies, averaged, conditional)
 
 
 def _log_sum_exp(values: np.ndarray) -> np.ndarray:

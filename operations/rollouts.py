@@ -42,9 +42,16 @@ class RolloutCommandError(Exception):
 
 def check_startable(engine: Engine, spec: RolloutSpec) -> str:
     """Refuse at once what the workflow could only fail on; the baseline's name if it can start."""
-    if spec.strategy == "shadow" or spec.candidate.prompt_template is not None:
-        what = "shadow rollouts" if spec.strategy == "shadow" else "prompt templates"
-        raise RolloutCommandError(f"{what} are not supported yet: the request path lacks them")
+    unsupported = {
+        "shadow rollouts": spec.strategy == "shadow",
+        # All traffic on the candidate leaves no baseline traffic to compare with: a bake needs
+        # the baseline's figures from before the switch, which the judge does not take yet.
+        "blue-green rollouts": spec.strategy == "blue-green",
+        "prompt templates": spec.candidate.prompt_template is not None,
+    }
+    for what, asked in unsupported.items():
+        if asked:
+            raise RolloutCommandError(f"{what} are not supported yet; use a canary")
     found = live_config(engine, spec.route)
     if found is None:
         raise RolloutCommandError(f"no route named {spec.route!r}")

@@ -120,6 +120,21 @@ def test_pass_with_margin_has_power_when_the_candidate_is_as_good() -> None:
     assert study.share_fail <= ALPHA + upper_tolerance(1000)
 
 
+def test_pass_with_margin_is_calibrated_when_the_baseline_never_errs() -> None:
+    # The rare-event route to 'pass': a baseline with no errors, a candidate at exactly the
+    # margin (worse by it), so any pass is false; its evidence is the candidate's rate alone.
+    ever_crossed, passed = margin_boundary_study(1000, 200, 0.0, 0.005, 0.005, seed=13)
+    # Observed: 0.017 crossed, 0.010 passed.
+    assert ever_crossed <= ALPHA + upper_tolerance(1000)
+    assert passed <= ever_crossed
+
+
+def test_pass_with_margin_comes_with_no_errors_at_all() -> None:
+    # Both arms at 0 errors: no split of events to learn from, yet a clean candidate passes.
+    _crossed, passed = margin_boundary_study(200, 200, 0.0, 0.0, 0.005, seed=14)
+    assert passed == 1.0
+
+
 # --- the proportion statistic, exactly ------------------------------------------------------------
 
 
