@@ -80,6 +80,10 @@ def dev(
     traffic_rps: Annotated[
         float, typer.Option(help="Synthetic requests per second to route 'chat' (0: none).")
     ] = 0.0,
+    demo_rollouts: Annotated[
+        bool,
+        typer.Option(help="Start the demo's two rollouts (devstack/rollouts/) with their traffic."),
+    ] = False,
 ) -> None:
     """Run the Temporal dev server, a worker and the gateway together until Ctrl-C."""
     from devstack.ports import PortInUse
@@ -95,6 +99,7 @@ def dev(
         code = run_dev(
             settings,
             traffic_rps=traffic_rps,
+            demo_rollouts=demo_rollouts,
             say=lambda text: console.print(text, soft_wrap=True, markup=False, highlight=False),
         )
     except PortInUse as exc:

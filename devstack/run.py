@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from codec import load_keyring
 from configuration import Settings
+from devstack.demo_rollouts import DemoRollouts
 from devstack.ports import require_free_ports
 from devstack.seed import DEMO_ROUTES_FILE, DEMO_TENANT, demo_api_key, seed_demo
 from devstack.supervisor import ChildExited, Stack, StopRequested, temporal_binary
@@ -21,7 +22,10 @@ STARTUP_TIMEOUT_SECONDS = 60.0
 
 
 def run_dev(
-    settings: Settings, traffic_rps: float = 0.0, say: Callable[[str], None] = print
+    settings: Settings,
+    traffic_rps: float = 0.0,
+    say: Callable[[str], None] = print,
+    demo_rollouts: bool = False,
 ) -> int:
     """Run the stack until SIGINT, SIGTERM or SIGHUP; returns the process exit code.
 
@@ -60,6 +64,7 @@ def run_dev(
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     }
     traffic: TrafficGenerator | None = None
+    rollouts: DemoRollouts | None = None
     started = time.monotonic()
     try:
         say(f"starting the Temporal dev server on {stack.temporal_address}")
@@ -77,8 +82,13 @@ def run_dev(
             traffic = TrafficGenerator(f"{stack.gateway_url}/v1", api_key, traffic_rps)
             traffic.start()
             say(f"sending synthetic traffic at {traffic_rps:g} requests/s to route 'chat'")
+        if demo_rollouts:
+            rollouts = DemoRollouts(stack, api_key, say)
+            rollouts.start()
         while not stack.stop_requested:
             stack.check_children()
+            if rollouts is not None:
+                rollouts.poll()
             time.sleep(0.2)
         return 0
     except StopRequested:
@@ -92,6 +102,8 @@ def run_dev(
     finally:
         if traffic is not None:
             traffic.stop()
+        if rollouts is not None:
+            rollouts.stop()
         stack.stop()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
