@@ -16,7 +16,12 @@ from temporalio.client import (
     WorkflowFailureError,
     WorkflowUpdateFailedError,
 )
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -78,6 +83,14 @@ async def start_rollout(client: Client, engine: Engine, spec: RolloutSpec, queue
             # one's id is free again.
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            # Set now, not by the workflow's first task, so a list right after start shows them.
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(ROUTE, spec.route),
+                    SearchAttributePair(STAGE, "starting"),
+                    SearchAttributePair(STATUS, "running"),
+                ]
+            ),
             static_summary=f"rollout of {spec.candidate.variant} "
             f"({spec.candidate.provider}/{spec.candidate.model}) on route {spec.route}",
         )

@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
         TrafficChange,
         TrafficSet,
     )
-    from workflows.search_attributes import ROUTE, STAGE, STATUS
+    from workflows.search_attributes import STAGE, STATUS
 
 STEP = {
     "start_to_close_timeout": timedelta(seconds=60),
@@ -56,10 +56,8 @@ class RolloutWorkflow:
     @workflow.run
     async def run(self, rollout: RolloutInput) -> RolloutState:
         spec = rollout.spec
+        # Route, stage and status search attributes: set at start (operations/rollouts.py).
         state = self._state = rollout.state or RolloutState(route=spec.route)
-        workflow.upsert_search_attributes(
-            [ROUTE.value_set(spec.route), STATUS.value_set(state.status)]
-        )
         try:
             await self._walk(spec, state)
         except ActivityError as failure:
