@@ -26,6 +26,7 @@ from codec import EncryptionCodec
 from codec.keyring import KeyRing
 from tests.clock_reading_workflow import ClockReadingRequestWorkflow
 from workflows.request import RequestWorkflow
+from workflows.rollout import RolloutWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
 RECORDED = sorted(HISTORIES.glob("*/*.json"))
@@ -54,11 +55,18 @@ def test_there_are_histories_of_every_scenario() -> None:
     assert {"plain", "streamed", "fallback", "blocked", "redacted"} <= scenarios
 
 
+def test_there_are_rollout_histories_of_every_ending() -> None:
+    endings = {path.stem for path in RECORDED if path.parent.name.startswith("rollout-")}
+    assert {"promoted", "rolled-back", "steered"} <= endings
+
+
 @pytest.mark.parametrize("path", RECORDED, ids=lambda p: f"{p.parent.name}/{p.stem}")
 async def test_recorded_history_replays(path: Path) -> None:
     recorded = json.loads(path.read_text(encoding="utf-8"))
     history = WorkflowHistory.from_json(recorded["workflow_id"], recorded["history"])
-    replayer = Replayer(workflows=[RequestWorkflow], data_converter=_converter())
+    # Each set holds one workflow's histories: rollout-vN the rollouts', the others requests'.
+    workflow_class = RolloutWorkflow if path.parent.name.startswith("rollout-") else RequestWorkflow
+    replayer = Replayer(workflows=[workflow_class], data_converter=_converter())
     await replayer.replay_workflow(history)  # raises on any nondeterminism
 
 

@@ -1,0 +1,66 @@
+"""Record RolloutWorkflow histories for the replay tests (tests/test_replay.py).
+
+Not collected by the suite; run it on purpose when the rollout workflow's shape changes, against
+the code whose histories you want to keep:
+
+    INTERLOCK_CODEC_KEYRING="$(cat tests/histories/keyring.json)" \\
+    INTERLOCK_HISTORY_SET=rollout-v1 .venv/bin/python -m pytest tests/record_rollout_histories.py
+
+Three scenarios: a candidate promoted through its step, one rolled back, and one an operator
+pauses, resumes and aborts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from operations.rollouts import control_rollout, start_rollout
+from tests.rollout_helpers import BASELINE_ERRORS, finished, publish_baseline, spec_for, traffic
+
+HISTORIES = Path(__file__).parent / "histories"
+SET = os.environ.get("INTERLOCK_HISTORY_SET", "")
+pytestmark = pytest.mark.skipif(
+    not SET.startswith("rollout-"), reason="set INTERLOCK_HISTORY_SET=rollout-vN to record"
+)
+
+
+async def save(stack, workflow_id: str, scenario: str) -> None:
+    history = await stack.client.get_workflow_handle(workflow_id).fetch_history()
+    target = HISTORIES / SET / f"{scenario}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(
+        json.dumps({"workflow_id": workflow_id, "history": json.loads(history.to_json())}, indent=1)
+        + "\n",
+        encoding="utf-8",
+    )
+
+
+@pytest.mark.parametrize(
+    ("scenario", "candidate_errors"), [("promoted", BASELINE_ERRORS), ("rolled-back", 0.85)]
+)
+async def test_record_a_judged_rollout(stack, scenario: str, candidate_errors: float) -> None:
+    route = f"rec-{scenario}"
+    publish_baseline(stack, route)
+    async with traffic(stack, route):
+        started = await start_rollout(
+            stack.client,
+            stack.engine,
+            spec_for(route, candidate_errors),
+            stack.settings.control_task_queue,
+        )
+        await finished(stack, started)
+    await save(stack, started, scenario)
+
+
+async def test_record_a_steered_rollout(stack) -> None:
+    publish_baseline(stack, "rec-steered")
+    queue = stack.settings.control_task_queue
+    started = await start_rollout(stack.client, stack.engine, spec_for("rec-steered", 0.0), queue)
+    for verb in ("pause", "resume", "abort"):
+        await control_rollout(stack.client, started, verb)
+    await finished(stack, started)
+    await save(stack, started, "steered")
