@@ -282,6 +282,10 @@ class RolloutState(BaseModel):
     baseline: str | None = None
     weights: dict[str, float] = Field(default_factory=dict)
     stage_started: datetime | None = None
+    started_at: datetime | None = None
+    """When the rollout began (its first run's start): the overall time limit counts from it."""
+    step_ends: datetime | None = None
+    """When the current step's time limit passes; None until its first look."""
     last_decision: LookDecision | None = None
     decisions: list[str] = Field(default_factory=list)
     """One line per decision taken, newest last."""

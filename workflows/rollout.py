@@ -58,8 +58,10 @@ class RolloutWorkflow:
         spec = rollout.spec
         # Route, stage and status search attributes: set at start (operations/rollouts.py).
         state = self._state = rollout.state or RolloutState(route=spec.route)
+        if state.started_at is None:
+            state.started_at = workflow.now()
         try:
-            await self._walk(spec, state)
+            await self._walk(spec, state, carried_over=rollout.state is not None)
         except ActivityError as failure:
             # A step the route cannot take (the traffic change refused): leave it on its baseline.
             await self._end(spec, state, "aborted", f"stopped: {_cause(failure)}")
@@ -67,14 +69,19 @@ class RolloutWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         return state
 
-    async def _walk(self, spec: RolloutSpec, state: RolloutState) -> None:
+    async def _walk(self, spec: RolloutSpec, state: RolloutState, carried_over: bool) -> None:
         steps = spec.steps or []
-        deadline = workflow.info().start_time + spec.time_limit
+        assert state.started_at is not None
+        deadline = state.started_at + spec.time_limit
         index = state.step
         while index < len(steps):
             state.step = index
             share = steps[index].weight / 100
-            await self._set_traffic(spec, state, share, f"canary {steps[index].weight:g}%")
+            # A run continued from an earlier one resumes the step that run had set traffic for.
+            if not (carried_over and state.stage_started is not None):
+                await self._set_traffic(spec, state, share, f"canary {steps[index].weight:g}%")
+                state.step_ends = None
+            carried_over = False
             verdict = await self._judge_step(spec, state, index, share, deadline)
             if verdict in ("rolled_back", "aborted"):
                 await self._end(spec, state, verdict, state.decisions[-1])
@@ -96,13 +103,15 @@ class RolloutWorkflow:
         step = (spec.steps or [])[index]
         assert state.stage_started is not None
         since = state.stage_started + SETTLING
-        step_ends = workflow.now() + step.time_limit
-        state.look = 0
+        if state.step_ends is None:
+            state.step_ends = workflow.now() + step.time_limit
+            state.look = 0
         while True:
+            self._continue_as_new_if_suggested(spec, state)
             if await self._control_within(spec.analysis.interval, f"next look at {state.stage}"):
                 verdict = await self._apply_control(spec, state)
                 if verdict == "resumed":
-                    step_ends = workflow.now() + step.time_limit
+                    state.step_ends = workflow.now() + step.time_limit
                     continue
                 if verdict is not None:
                     return verdict
@@ -134,7 +143,7 @@ class RolloutWorkflow:
             if decision.outcome == "FAIL":
                 await self._decide(spec, state, "FAIL", "rollback", _explained(decision))
                 return "rolled_back"
-            if workflow.now() < step_ends:
+            if workflow.now() < state.step_ends:
                 workflow.set_current_details(f"{state.stage}: {_explained(decision)}, collecting")
                 continue
             reason = f"step time limit passed, {_explained(decision)}"
@@ -149,7 +158,17 @@ class RolloutWorkflow:
             verdict = await self._paused(spec, state)
             if verdict != "resumed":
                 return verdict
-            step_ends = workflow.now() + step.time_limit
+            state.step_ends = workflow.now() + step.time_limit
+
+    def _continue_as_new_if_suggested(self, spec: RolloutSpec, state: RolloutState) -> None:
+        """A long step makes a long history: past the server's suggestion the rollout goes on in
+        a fresh run with its whole state, between looks and with no control half-applied."""
+        if (
+            workflow.info().is_continue_as_new_suggested()
+            and not self._controls
+            and workflow.all_handlers_finished()
+        ):
+            workflow.continue_as_new(RolloutInput(spec=spec, state=state))
 
     async def _control_within(self, interval: timedelta, summary: str) -> bool:
         """Wait one interval (a durable timer) or until a control arrives; whether one did."""

@@ -1,0 +1,96 @@
+"""A rollout outlives its histories: a step long enough for the server to suggest
+continue-as-new goes on in fresh runs with its whole state."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.rollout_analysis import RolloutAnalysisActivities
+from activities.rollout_traffic import RolloutTrafficActivities
+from configuration import Settings
+from configuration.temporal import build_data_converter
+from contracts.rollout import RolloutState
+from devstack.dev_server import dev_server_flags
+from devstack.supervisor import temporal_binary
+from operations.rollouts import control_rollout, start_rollout
+from store import create_store_engine, init_schema
+from store.rollout_records import decisions_of, looks_of_step
+from store.routes import live_targets
+from tests.rollout_helpers import publish_baseline, spec_for
+from workflows.rollout import RolloutWorkflow
+
+QUEUE = "rollout-durability"
+
+
+async def test_a_long_step_continues_as_new_and_keeps_its_state(
+    settings: Settings, tmp_path: Path
+) -> None:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_binary(),
+        dev_server_database_filename=str(tmp_path / "temporal.db"),
+        # The server suggests continue-as-new after 40 events instead of thousands.
+        dev_server_extra_args=[
+            *dev_server_flags(),
+            "--dynamic-config-value",
+            "limit.historyCount.suggestContinueAsNew=40",
+        ],
+        data_converter=build_data_converter(settings),
+    )
+    engine = create_store_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    init_schema(engine)
+    try:
+        traffic, analysis = RolloutTrafficActivities(engine), RolloutAnalysisActivities(engine)
+        async with Worker(
+            env.client,
+            task_queue=QUEUE,
+            workflows=[RolloutWorkflow],
+            activities=[traffic.set_traffic, analysis.look, analysis.record],
+        ):
+
+            class Stack:  # what the helpers read
+                pass
+
+            stack = Stack()
+            stack.engine = engine  # type: ignore[attr-defined]
+            publish_baseline(stack, "long-step")
+            # No traffic: every look is inconclusive, and looks come every 200 ms.
+            spec = spec_for("long-step", 0.0, analysis={"interval": "200ms"})
+            started = await start_rollout(env.client, engine, spec, QUEUE)
+            runs = await wait_for_runs(env, started, at_least=3)
+            assert runs >= 3
+            aborted = await control_rollout(env.client, started, "abort")
+            assert "aborted" in aborted.message
+            handle = env.client.get_workflow_handle(started, result_type=RolloutState)
+            state = await asyncio.wait_for(handle.result(), 30)
+        assert state.status == "aborted" and state.step == 0
+        # Look numbers ran on across the runs: a run holds at most five looks before the
+        # suggestion (about eight events each), and every number has its one stored look.
+        assert state.look > 5
+        assert len(looks_of_step(engine, started, 0)) == state.look
+        assert [d.action for d in decisions_of(engine, started)] == ["abort"]
+        _version, targets = live_targets(engine, "long-step")
+        assert [(t.variant, t.weight) for t in targets] == [("base", 1.0)]
+    finally:
+        engine.dispose()
+        await env.shutdown()
+
+
+async def wait_for_runs(env: WorkflowEnvironment, workflow_id: str, at_least: int) -> int:
+    """How many runs the rollout has had, once it has had `at_least` (bounded: 60 s)."""
+    runs = 0
+    for _ in range(300):
+        runs = 0
+        continued = 0
+        async for run in env.client.list_workflows(f'WorkflowId = "{workflow_id}"'):
+            runs += 1
+            continued += run.status == WorkflowExecutionStatus.CONTINUED_AS_NEW
+        if continued >= at_least - 1:
+            return runs
+        await asyncio.sleep(timedelta(milliseconds=200).total_seconds())
+    return runs
