@@ -1,13 +1,20 @@
-"""A rollout outlives its histories: a step long enough for the server to suggest
-continue-as-new goes on in fresh runs with its whole state."""
+"""A rollout outlives its histories and its workers: a step long enough for the server to suggest
+continue-as-new goes on in fresh runs with its whole state, and a worker killed mid-rollout hands
+it on with no decision changed and no look lost."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
 from temporalio.client import WorkflowExecutionStatus
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -18,7 +25,12 @@ from configuration.temporal import build_data_converter
 from contracts.rollout import RolloutState
 from devstack.dev_server import dev_server_flags
 from devstack.supervisor import temporal_binary
-from operations.rollouts import control_rollout, start_rollout
+from operations.rollouts import (
+    RolloutCommandError,
+    control_rollout,
+    rollout_status,
+    start_rollout,
+)
 from store import create_store_engine, init_schema
 from store.rollout_records import decisions_of, looks_of_step
 from store.routes import live_targets
@@ -94,3 +106,64 @@ async def wait_for_runs(env: WorkflowEnvironment, workflow_id: str, at_least: in
             return runs
         await asyncio.sleep(timedelta(milliseconds=200).total_seconds())
     return runs
+
+
+KILL_QUEUE = "rollout-worker-kill"
+
+
+def start_worker(stack) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "INTERLOCK_HOME": str(stack.settings.home),
+        "INTERLOCK_DATABASE_URL": stack.settings.resolved_database_url,
+        "INTERLOCK_CONTROL_TASK_QUEUE": KILL_QUEUE,
+        "INTERLOCK_LOG_LEVEL": "WARNING",
+        "TEMPORAL_ADDRESS": stack.temporal_address,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "cli", "worker"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def look_reaches(stack, workflow_id: str, look: int) -> int:
+    """The rollout's look number once it is at least `look` (bounded: 60 s)."""
+    current = 0
+    for _ in range(300):
+        with contextlib.suppress(RPCError, RolloutCommandError):
+            current = (await rollout_status(stack.client, workflow_id))["look"]
+            if current >= look:
+                return current
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"the rollout stayed at look {current}")
+
+
+async def test_a_killed_worker_changes_no_decision_and_loses_no_look(stack) -> None:
+    publish_baseline(stack, "killed-worker")
+    first = start_worker(stack)
+    second = None
+    try:
+        spec = spec_for("killed-worker", 0.0, analysis={"interval": "200ms"})
+        started = await start_rollout(stack.client, stack.engine, spec, KILL_QUEUE)
+        at_kill = await look_reaches(stack, started, 3)
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        second = start_worker(stack)
+        # Another worker picks the rollout up where the killed one left it.
+        await look_reaches(stack, started, at_kill + 3)
+        await control_rollout(stack.client, started, "abort")
+        handle = stack.client.get_workflow_handle(started, result_type=RolloutState)
+        state = await asyncio.wait_for(handle.result(), 60)
+    finally:
+        for worker in (first, second):
+            if worker is not None and worker.poll() is None:
+                worker.terminate()
+                worker.wait(30)
+    assert state.status == "aborted"
+    assert len(looks_of_step(stack.engine, started, 0)) == state.look
+    assert [d.action for d in decisions_of(stack.engine, started)] == ["abort"]
+    _version, targets = live_targets(stack.engine, "killed-worker")
+    assert [(t.variant, t.weight) for t in targets] == [("base", 1.0)]

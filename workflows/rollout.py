@@ -37,7 +37,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.search_attributes import STAGE, STATUS
 
 STEP = {
-    "start_to_close_timeout": timedelta(seconds=60),
+    # Looks and traffic changes are quick: a worker killed during one hands it on within this.
+    "start_to_close_timeout": timedelta(seconds=15),
     "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=30)),
 }
 # Outcomes count from a little after a new route version goes live: gateways keep live routes
