@@ -474,7 +474,8 @@ def test_demo_routes_keep_the_guardrail_policy_they_had() -> None:
             default_action="log", actions=dict.fromkeys(SECRET_ENTITY_TYPES, "redact")
         ),
     )
-    [chat] = parse_routes(DEMO_ROUTES_FILE.read_text(encoding="utf-8"), str(DEMO_ROUTES_FILE))
+    routes = parse_routes(DEMO_ROUTES_FILE.read_text(encoding="utf-8"), str(DEMO_ROUTES_FILE))
+    chat = next(route for route in routes if route.name == "chat")
     assert chat == RouteConfig(
         name="chat",
         description="Demo route over the simulated provider",
@@ -486,5 +487,7 @@ def test_demo_routes_keep_the_guardrail_policy_they_had() -> None:
 def test_seeding_twice_publishes_once(engine) -> None:
     first = seed_demo(engine, "il-seed-" + "s" * 40)
     second = seed_demo(engine, "il-seed-" + "s" * 40)
-    assert [(r.name, r.change) for r in first] == [("chat", "created")]
-    assert [(r.name, r.change) for r in second] == [("chat", "unchanged")]
+    # The demo route, and the two that the demo's rollouts change.
+    names = ["chat", "support-bot", "summarizer"]
+    assert [(r.name, r.change) for r in first] == [(name, "created") for name in names]
+    assert [(r.name, r.change) for r in second] == [(name, "unchanged") for name in names]
