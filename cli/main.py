@@ -346,6 +346,19 @@ def bench_request(
     exit_process(0)
 
 
+@bench_app.command("rollouts")
+def bench_rollouts(
+    rollouts: Annotated[int, typer.Option(min=1, help="Simulated rollouts of each kind.")] = 500,
+    looks: Annotated[int, typer.Option(min=1, help="Looks before a rollout gives up.")] = 20,
+    per_look: Annotated[int, typer.Option(min=1, help="Requests per arm between looks.")] = 300,
+) -> None:
+    """How often rollouts decide wrongly, through the real SQL and judge: A/A candidates rolled
+    back (false alarms) and candidates with twice the error rate caught (one JSON line)."""
+    from benchmarks.rollout_calibration import main as bench
+
+    bench(rollouts=rollouts, looks=looks, per_look=per_look)
+
+
 def run() -> None:
     """Console entry point: every path out goes through exit_process (see its docstring)."""
     try:
