@@ -274,6 +274,9 @@ class RolloutState(BaseModel):
     continue-as-new carries it."""
 
     route: str
+    record_id: str | None = None
+    """What this rollout's looks and decisions are stored under: its workflow id (the route's)
+    with the run that began it, so a later rollout of the same route keeps records of its own."""
     status: RolloutStatusName = "running"
     stage: str = "starting"
     step: int = 0

@@ -84,8 +84,8 @@ async def test_a_long_step_continues_as_new_and_keeps_its_state(
         # Look numbers ran on across the runs: a run holds at most five looks before the
         # suggestion (about eight events each), and every number has its one stored look.
         assert state.look > 5
-        assert len(looks_of_step(engine, started, 0)) == state.look
-        assert [d.action for d in decisions_of(engine, started)] == ["abort"]
+        assert len(looks_of_step(engine, state.record_id, 0)) == state.look
+        assert [d.action for d in decisions_of(engine, state.record_id)] == ["abort"]
         _version, targets = live_targets(engine, "long-step")
         assert [(t.variant, t.weight) for t in targets] == [("base", 1.0)]
     finally:
@@ -163,7 +163,7 @@ async def test_a_killed_worker_changes_no_decision_and_loses_no_look(stack) -> N
                 worker.terminate()
                 worker.wait(30)
     assert state.status == "aborted"
-    assert len(looks_of_step(stack.engine, started, 0)) == state.look
-    assert [d.action for d in decisions_of(stack.engine, started)] == ["abort"]
+    assert len(looks_of_step(stack.engine, state.record_id, 0)) == state.look
+    assert [d.action for d in decisions_of(stack.engine, state.record_id)] == ["abort"]
     _version, targets = live_targets(stack.engine, "killed-worker")
     assert [(t.variant, t.weight) for t in targets] == [("base", 1.0)]

@@ -30,7 +30,7 @@ async def test_a_healthy_candidate_becomes_the_baseline(stack) -> None:
     assert state.status == "promoted" and state.stage == "active"
     _version, targets = live_targets(stack.engine, "ro-healthy")
     assert [(t.variant, t.model, t.weight) for t in targets] == [("next", "sim-smart", 1.0)]
-    decisions = decisions_of(stack.engine, started)
+    decisions = decisions_of(stack.engine, state.record_id)
     assert [d.action for d in decisions] == ["advance"]
     assert decisions[0].outcome == "PASS"
     assert decisions[0].evidence["baseline_requests"] >= 100
@@ -52,7 +52,7 @@ async def test_a_worse_candidate_is_rolled_back(stack) -> None:
     assert error_rate.candidate > error_rate.baseline
     _version, targets = live_targets(stack.engine, "ro-worse")
     assert [(t.variant, t.weight) for t in targets] == [("base", 1.0)]
-    assert [d.action for d in decisions_of(stack.engine, started)] == ["rollback"]
+    assert [d.action for d in decisions_of(stack.engine, state.record_id)] == ["rollback"]
 
 
 async def test_controls_a_second_start_and_an_abort(stack) -> None:
@@ -81,7 +81,16 @@ async def test_controls_a_second_start_and_an_abort(stack) -> None:
     assert [(t.variant, t.weight) for t in targets] == [("base", 1.0)]
     with pytest.raises(RolloutCommandError, match="has ended"):
         await control_rollout(stack.client, started, "abort")
-    assert [d.action for d in decisions_of(stack.engine, started)] == ["pause", "resume", "abort"]
+    first_record = decisions_of(stack.engine, state.record_id)
+    assert [d.action for d in first_record] == ["pause", "resume", "abort"]
+    # The route's next rollout reuses the id, and keeps records of its own.
+    again = await start_rollout(stack.client, stack.engine, spec, queue)
+    assert again == started
+    await control_rollout(stack.client, again, "abort")
+    second = await finished(stack, again)
+    assert second.record_id != state.record_id
+    assert [d.action for d in decisions_of(stack.engine, second.record_id)] == ["abort"]
+    assert decisions_of(stack.engine, state.record_id) == first_record
 
 
 async def test_a_rollout_the_route_cannot_take_is_refused_at_start(stack) -> None:

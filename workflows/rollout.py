@@ -61,6 +61,9 @@ class RolloutWorkflow:
         state = self._state = rollout.state or RolloutState(route=spec.route)
         if state.started_at is None:
             state.started_at = workflow.now()
+        if state.record_id is None:
+            info = workflow.info()
+            state.record_id = f"{info.workflow_id}/{info.first_execution_run_id}"
         try:
             await self._walk(spec, state, carried_over=rollout.state is not None)
         except ActivityError as failure:
@@ -125,7 +128,7 @@ class RolloutWorkflow:
             decision: LookDecision = await workflow.execute_activity(
                 "rollout_look",
                 LookInput(
-                    rollout_id=workflow.info().workflow_id,
+                    rollout_id=state.record_id or "",
                     spec=spec,
                     baseline=state.baseline or "",
                     step=index,
@@ -267,7 +270,7 @@ class RolloutWorkflow:
         await workflow.execute_activity(
             "record_rollout_decision",
             DecisionRecord(
-                rollout_id=workflow.info().workflow_id,
+                rollout_id=state.record_id or "",
                 route=spec.route,
                 step=state.step,
                 look=state.look,
