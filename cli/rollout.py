@@ -117,6 +117,28 @@ def _tree(state: dict[str, Any]) -> Tree:
     return tree
 
 
+@rollout_app.command("report")
+def report(
+    rollout: IdArgument,
+    output: Annotated[
+        Path | None, typer.Option(help="The HTML file to write (default: ID-report.html).")
+    ] = None,
+) -> None:
+    """Write an HTML report: each step's metrics look by look, both arms, and the decisions."""
+    from operations.rollout_report import write_report
+    from operations.rollouts import rollout_status
+    from store import create_store_engine
+
+    state = _run(lambda client: rollout_status(client, rollout))
+    engine = create_store_engine(load_settings().resolved_database_url)
+    try:
+        written = write_report(engine, state, output or Path(f"{rollout}-report.html"))
+    finally:
+        engine.dispose()
+    console.print(f"wrote {written}", markup=False, highlight=False)
+    exit_process(0)
+
+
 def _control(verb: str, rollout: str) -> None:
     from operations.rollouts import control_rollout
 

@@ -49,6 +49,18 @@ def looks_of_step(engine: Engine, rollout_id: str, step: int) -> list[dict[str, 
         return list(session.exec(query))
 
 
+def steps_with_looks(engine: Engine, rollout_id: str) -> list[int]:
+    """The steps that have at least one look, in order."""
+    with Session(engine) as session:
+        query = (
+            select(RolloutLook.step)
+            .where(RolloutLook.rollout_id == rollout_id)
+            .distinct()
+            .order_by(RolloutLook.step)  # type: ignore[arg-type]
+        )
+        return list(session.exec(query))
+
+
 def record_decision(
     engine: Engine,
     rollout_id: str,

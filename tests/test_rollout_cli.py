@@ -98,3 +98,7 @@ async def test_start_list_status_steer_and_abort(stack, interlock, tmp_path: Pat
     assert twice.returncode == 1 and "has ended (aborted)" in twice.stderr
     tree = await interlock("status", "rollout-cli-route")
     assert tree.returncode == 0 and "aborted" in tree.stdout
+    page = tmp_path / "report.html"
+    reported = await interlock("report", "rollout-cli-route", "--output", str(page))
+    assert reported.returncode == 0, reported.stderr
+    assert "aborted by an operator" in page.read_text(encoding="utf-8")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from contracts.rollout import rollout_id
+from operations.rollout_report import write_report
 from operations.rollouts import (
     RolloutCommandError,
     control_rollout,
@@ -38,7 +39,7 @@ async def test_a_healthy_candidate_becomes_the_baseline(stack) -> None:
     assert shown["status"] == "promoted" and shown["decisions"]
 
 
-async def test_a_worse_candidate_is_rolled_back(stack) -> None:
+async def test_a_worse_candidate_is_rolled_back(stack, tmp_path) -> None:
     publish_baseline(stack, "ro-worse")
     spec = spec_for("ro-worse", candidate_errors=0.85)
     async with traffic(stack, "ro-worse"):
@@ -53,6 +54,12 @@ async def test_a_worse_candidate_is_rolled_back(stack) -> None:
     _version, targets = live_targets(stack.engine, "ro-worse")
     assert [(t.variant, t.weight) for t in targets] == [("base", 1.0)]
     assert [d.action for d in decisions_of(stack.engine, state.record_id)] == ["rollback"]
+    # The report shows the step's looks for both arms and the decision with its reason.
+    shown = await rollout_status(stack.client, started)
+    page = write_report(stack.engine, shown, tmp_path / "report.html").read_text()
+    assert "rolled_back" in page and "worse beyond doubt on error_rate" in page
+    assert page.count("<img alt='error_rate' src='data:image/png;base64,") == 1
+    assert "<img alt='p95_latency'" in page
 
 
 async def test_controls_a_second_start_and_an_abort(stack) -> None:

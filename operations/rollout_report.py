@@ -1,0 +1,137 @@
+"""`interlock rollout report`: one HTML file that shows how a rollout was decided.
+
+For every step, a plot per metric of both arms look by look, each with its 95% interval (Wilson
+for rates, normal for means, the order-statistic interval for p95), with the looks where a
+decision was taken marked; then every decision with its reason. The figures come from the looks'
+stored totals (store/rollout_records.py), the same ones the judge saw. Display intervals are
+fixed-horizon, per look: the decisions used the anytime-valid tests (docs/rollouts.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from experiments.statistics import LatencyHistogram
+from store.rollout_records import decisions_of, looks_of_step, steps_with_looks
+
+Z = 1.959964
+METRICS = {
+    "error_rate": "error rate",
+    "guardrail_block_rate": "guardrail block rate",
+    "p95_latency": "p95 latency (ms)",
+    "cost_per_request": "cost per request (USD)",
+    "quality": "quality score",
+}
+
+
+def point_and_interval(arm: dict[str, Any], metric: str) -> tuple[float, float, float] | None:
+    """The arm's value of `metric` at one look with a 95% interval; None without data."""
+    if metric in ("error_rate", "guardrail_block_rate"):
+        n, events = arm["errors" if metric == "error_rate" else "blocked"]
+        return _wilson(events, n) if n else None
+    if metric in ("cost_per_request", "quality"):
+        n, total, squares = arm["cost" if metric == "cost_per_request" else "quality"]
+        if n < 2:
+            return None
+        mean = total / n
+        spread = math.sqrt(max(0.0, (squares - total * total / n) / (n - 1)) / n)
+        return mean, mean - Z * spread, mean + Z * spread
+    histogram = LatencyHistogram.from_buckets({int(i): c for i, c in arm["latency"].items()})
+    n = histogram.n
+    if n < 20:
+        return None
+    # The order statistics that bracket the p95 with 95% confidence, read as quantiles.
+    half = Z * math.sqrt(0.95 * 0.05 / n)
+    return (
+        histogram.quantile(0.95),
+        histogram.quantile(max(0.0, 0.95 - half)),
+        histogram.quantile(min(1.0, 0.95 + half)),
+    )
+
+
+def _wilson(events: int, n: int) -> tuple[float, float, float]:
+    rate = events / n
+    centre = (rate + Z * Z / (2 * n)) / (1 + Z * Z / n)
+    half = Z * math.sqrt(rate * (1 - rate) / n + Z * Z / (4 * n * n)) / (1 + Z * Z / n)
+    return rate, max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _plot(looks: list[dict[str, Any]], metric: str, decided_at: list[int]) -> str | None:
+    """A PNG of both arms across the looks, as a data URI; None when no look has data."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6.4, 3.2))
+    plotted = False
+    for arm, colour in (("baseline", "tab:blue"), ("candidate", "tab:orange")):
+        points = [
+            (number, value)
+            for number, look in enumerate(looks, start=1)
+            if (value := point_and_interval(look[arm], metric)) is not None
+        ]
+        if not points:
+            continue
+        plotted = True
+        xs = [x for x, _ in points]
+        axes.plot(xs, [v[0] for _, v in points], marker="o", color=colour, label=arm)
+        axes.fill_between(
+            xs, [v[1] for _, v in points], [v[2] for _, v in points], color=colour, alpha=0.2
+        )
+    if not plotted:
+        plt.close(figure)
+        return None
+    for look in decided_at:
+        axes.axvline(look, color="grey", linestyle="--", linewidth=1)
+    axes.set_xlabel("look")
+    axes.set_ylabel(METRICS[metric])
+    axes.legend(loc="best")
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    plt.close(figure)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def render(engine: Engine, state: dict[str, Any]) -> str:
+    record_id = state.get("record_id") or state["id"]
+    decisions = decisions_of(engine, record_id)
+    parts = [
+        "<!doctype html><meta charset='utf-8'>",
+        f"<title>{html.escape(state['id'])}</title>",
+        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
+        "td,th{padding:.2em .6em;text-align:left}</style>",
+        f"<h1>{html.escape(state['id'])}: {html.escape(state['status'])}</h1>",
+        f"<p>Route <b>{html.escape(state['route'])}</b>, stage {html.escape(state['stage'])}; "
+        f"weights {html.escape(', '.join(f'{k} {v:g}' for k, v in state['weights'].items()))}.",
+        "<h2>Decisions</h2><table><tr><th>step</th><th>look</th><th>stage</th><th>action</th>"
+        "<th>reason</th></tr>",
+        *(
+            f"<tr><td>{d.step + 1}</td><td>{d.look}</td><td>{html.escape(d.stage)}</td>"
+            f"<td>{html.escape(d.action)}</td><td>{html.escape(d.reason)}</td></tr>"
+            for d in decisions
+        ),
+        "</table>",
+    ]
+    for step in steps_with_looks(engine, record_id):
+        looks = looks_of_step(engine, record_id, step)
+        decided_at = [d.look for d in decisions if d.step == step and d.look]
+        parts.append(f"<h2>Step {step + 1}: {len(looks)} looks</h2>")
+        for metric in METRICS:
+            image = _plot(looks, metric, decided_at)
+            if image is not None:
+                parts.append(f"<h3>{METRICS[metric]}</h3><img alt='{metric}' src='{image}'>")
+    return "\n".join(parts) + "\n"
+
+
+def write_report(engine: Engine, state: dict[str, Any], path: Path) -> Path:
+    path.write_text(render(engine, state), encoding="utf-8")
+    return path
