@@ -123,9 +123,18 @@ def summarized(decision: Decision, look: dict[str, Any]) -> LookDecision:
                 ci_high=_finite(evidence.result.ci[1]),
                 p_value=_finite(evidence.result.p_value),
                 verdict=evidence.result.decision,
+                role=evidence.spec.role,
+                margin=evidence.spec.margin,
+                p_worse=_finite(evidence.result.p_worse),
+                p_noninferior=_finite(evidence.result.p_noninferior),
+                holm_threshold=evidence.holm_threshold,
             )
             for evidence in decision.metrics
         ],
+        srm_p_value=None if decision.srm is None else _finite(decision.srm.p_value),
+        alpha=decision.settings.alpha,
+        min_requests=decision.settings.min_samples,
+        candidate_share=decision.settings.candidate_share,
     )
 
 

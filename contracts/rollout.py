@@ -235,6 +235,14 @@ class MetricLook(BaseModel):
     p_value: float
     verdict: str
     """pass, fail or continue: this metric's own test."""
+    role: str = "guardrail"
+    margin: float = 0.0
+    p_worse: float = 1.0
+    """Always-valid p-value against 'not worse (beyond the tolerance)'."""
+    p_noninferior: float = 1.0
+    """Always-valid p-value against 'worse by the margin or more'."""
+    holm_threshold: float = 0.0
+    """The alpha this metric's harm test was held to at its Holm rank."""
 
 
 class LookInput(BaseModel):
@@ -253,6 +261,11 @@ class LookDecision(BaseModel):
     baseline_requests: int
     candidate_requests: int
     metrics: list[MetricLook] = Field(default_factory=list)
+    srm_p_value: float | None = None
+    """The sample-ratio test's always-valid p-value (the split against the configured one)."""
+    alpha: float = 0.05
+    min_requests: int = 0
+    candidate_share: float | None = None
 
 
 class DecisionRecord(BaseModel):

@@ -34,7 +34,18 @@ async def test_a_healthy_candidate_becomes_the_baseline(stack) -> None:
     decisions = decisions_of(stack.engine, state.record_id)
     assert [d.action for d in decisions] == ["advance"]
     assert decisions[0].outcome == "PASS"
-    assert decisions[0].evidence["baseline_requests"] >= 100
+    evidence = decisions[0].evidence
+    assert evidence["baseline_requests"] >= 100
+    # The judge's whole record: its settings, the split's test, each metric's tests.
+    assert (evidence["alpha"], evidence["min_requests"], evidence["candidate_share"]) == (
+        0.05,
+        100,
+        0.5,
+    )
+    assert 0 <= evidence["srm_p_value"] <= 1
+    [error_rate] = evidence["metrics"]
+    assert error_rate["role"] == "primary" and error_rate["margin"] == 0.2
+    assert error_rate["p_noninferior"] <= 0.05 and error_rate["verdict"] == "pass"
     shown = await rollout_status(stack.client, started)
     assert shown["status"] == "promoted" and shown["decisions"]
 
