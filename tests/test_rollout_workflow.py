@@ -127,3 +127,18 @@ async def test_a_rollout_the_route_cannot_take_is_refused_at_start(stack) -> Non
             spec_for("ro-shadow", 0.0, strategy="shadow", steps=None),
             stack.settings.control_task_queue,
         )
+
+
+async def test_a_paused_rollout_still_ends_at_its_time_limit(stack) -> None:
+    publish_baseline(stack, "ro-forgotten")
+    spec = spec_for("ro-forgotten", candidate_errors=0.0, time_limit="4s")
+    started = await start_rollout(
+        stack.client, stack.engine, spec, stack.settings.control_task_queue
+    )
+    await control_rollout(stack.client, started, "pause")
+    # Nobody resumes it: the candidate must not stay on the route for ever.
+    state = await finished(stack, started, seconds=30)
+    assert state.status == "rolled_back"
+    assert "time limit passed while it was paused" in state.decisions[-1]
+    _version, targets = live_targets(stack.engine, "ro-forgotten")
+    assert [(t.variant, t.weight) for t in targets] == [("base", 1.0)]

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from contracts.rollout import (
@@ -48,8 +48,11 @@ SETTLING = timedelta(seconds=2)
 
 @workflow.defn(name="RolloutWorkflow")
 class RolloutWorkflow:
-    def __init__(self) -> None:
-        self._state: RolloutState | None = None
+    @workflow.init
+    def __init__(self, rollout: RolloutInput) -> None:
+        # The state exists before run() starts, so a control that arrives with the start is
+        # validated against a running rollout rather than refused.
+        self._state: RolloutState = rollout.state or RolloutState(route=rollout.spec.route)
         self._controls: list[tuple[int, str]] = []
         self._answers: dict[int, str] = {}
         self._next_control = 0
@@ -58,7 +61,7 @@ class RolloutWorkflow:
     async def run(self, rollout: RolloutInput) -> RolloutState:
         spec = rollout.spec
         # Route, stage and status search attributes: set at start (operations/rollouts.py).
-        state = self._state = rollout.state or RolloutState(route=spec.route)
+        state = self._state
         if state.started_at is None:
             state.started_at = workflow.now()
         if state.record_id is None:
@@ -197,8 +200,21 @@ class RolloutWorkflow:
     async def _paused(self, spec: RolloutSpec, state: RolloutState) -> str:
         """Hold the current traffic until a control arrives; 'resumed' or the step's verdict."""
         workflow.set_current_details(f"{state.stage}: paused, waiting for an operator")
+        assert state.started_at is not None
+        deadline = state.started_at + spec.time_limit
         while True:
-            await workflow.wait_condition(lambda: bool(self._controls))
+            # A pause does not outlast the rollout's time limit: nothing stays half-deployed for
+            # ever. (Rollouts recorded before this wait had no timer; they replay without one.)
+            if workflow.patched("paused-rollouts-keep-their-time-limit"):
+                left = deadline - workflow.now()
+                if left <= timedelta(0) or not await self._control_within(
+                    left, "paused until an operator acts or the time limit passes"
+                ):
+                    reason = "the rollout's time limit passed while it was paused"
+                    await self._decide(spec, state, "INCONCLUSIVE", "rollback", reason)
+                    return "rolled_back"
+            else:
+                await workflow.wait_condition(lambda: bool(self._controls))
             control, verb = self._controls.pop(0)
             if verb == "resume":
                 self._set_status(state, "running")
@@ -303,14 +319,13 @@ class RolloutWorkflow:
         self._next_control += 1
         self._controls.append((control, verb))
         await workflow.wait_condition(lambda: control in self._answers)
-        assert self._state is not None
         return ControlResult(
             status=self._state.status, stage=self._state.stage, message=self._answers.pop(control)
         )
 
     def _require(self, *statuses: str) -> None:
-        if self._state is None or self._state.status not in statuses:
-            current = "starting" if self._state is None else self._state.status
+        if self._state.status not in statuses:
+            current = self._state.status
             raise ValueError(f"the rollout is {current}; this applies when {' or '.join(statuses)}")
 
     @workflow.update
@@ -355,8 +370,6 @@ class RolloutWorkflow:
 
     @workflow.query
     def status(self) -> RolloutState:
-        if self._state is None:
-            raise ApplicationError("the rollout has not started yet")
         return self._state
 
 
