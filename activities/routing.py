@@ -36,8 +36,15 @@ class RouteResolver:
                     error=f"route {name!r} has variants that cannot be served: "
                     + "; ".join(problems),
                 )
+            shadow = config.shadow
+            if shadow is not None and self._problem(shadow.target) is not None:
+                shadow = None  # a shadow this process cannot call is skipped, never an error
             return ResolvedRoute(
-                route=name, version=version, targets=targets, guardrails=config.guardrails
+                route=name,
+                version=version,
+                targets=targets,
+                guardrails=config.guardrails,
+                shadow=shadow,
             )
         provider, sep, model = name.partition("/")
         if sep and model:

@@ -19,6 +19,14 @@ class RouteTarget(BaseModel):
     )
 
 
+class ShadowTarget(BaseModel):
+    """A variant that answers a sample of the route's requests in the background, never to a
+    client: a rollout's shadow stage compares it with what the route serves."""
+
+    target: RouteTarget
+    sample: float = Field(gt=0, le=1, description="Share of the route's requests copied.")
+
+
 class ResolvedRoute(BaseModel):
     route: str
     version: int = Field(
@@ -26,4 +34,5 @@ class ResolvedRoute(BaseModel):
     )
     targets: list[RouteTarget] = Field(default_factory=list)
     guardrails: GuardrailPolicy = Field(default_factory=GuardrailPolicy)
+    shadow: ShadowTarget | None = None
     error: str | None = Field(None, description="Why the name resolved to nothing, if it did.")

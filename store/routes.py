@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from contracts.guardrails import GuardrailPolicy
-from contracts.routing import RouteTarget
+from contracts.routing import RouteTarget, ShadowTarget
 from store.tables import Route, RouteVariant, RouteVersion, utcnow
 
 # Each retry follows a commit by another publisher, so a few are plenty.
@@ -34,6 +34,7 @@ class RouteConfig(BaseModel):
     description: str = ""
     targets: list[RouteTarget]
     guardrails: GuardrailPolicy = Field(default_factory=GuardrailPolicy)
+    shadow: ShadowTarget | None = None
 
 
 @dataclass(frozen=True)
@@ -204,6 +205,7 @@ def _publish_one(session: Session, name: str, change: ConfigChange) -> PublishRe
             version=version,
             description=wanted.description,
             guardrails=wanted.guardrails.model_dump(mode="json"),
+            shadow=None if wanted.shadow is None else wanted.shadow.model_dump(mode="json"),
         )
     )
     session.flush()  # and the variants reference the version
@@ -245,4 +247,7 @@ def _config_at(session: Session, name: str, version: int) -> RouteConfig:
             for v in variants
         ],
         guardrails=GuardrailPolicy.model_validate({} if row is None else row.guardrails),
+        shadow=None
+        if row is None or row.shadow is None
+        else ShadowTarget.model_validate(row.shadow),
     )

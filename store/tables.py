@@ -39,6 +39,8 @@ class RouteVersion(SQLModel, table=True):
     description: str = ""
     guardrails: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     """contracts.guardrails.GuardrailPolicy as JSON; {} is the default policy."""
+    shadow: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    """contracts.routing.ShadowTarget as JSON: a rollout's shadow stage; None for none."""
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -22,12 +22,12 @@ from sqlmodel import Session, SQLModel
 
 from contracts.guardrails import DirectionPolicy, GuardrailPolicy
 from contracts.outcome import OutcomeRecord
-from contracts.routing import RouteTarget
+from contracts.routing import RouteTarget, ShadowTarget
 from experiments.statistics import bucket_index
 from store import create_store_engine, init_schema
 from store.guardrails import set_route_policy
 from store.outcomes import outcomes_for_request, record_outcome
-from store.routes import config_at, live_config, publish_route
+from store.routes import RouteConfig, config_at, live_config, publish_route, publish_routes
 from store.schema import (
     MIGRATIONS_DIRECTORY,
     alembic_config,
@@ -275,6 +275,33 @@ def test_downgrade_from_0003_drops_the_bucket_and_the_rollout_tables_keeping_row
     assert [tuple(r) for r in kept] == [("error", 40.0)]
 
 
+def test_0004_adds_a_shadow_to_route_versions_and_takes_it_back_keeping_rows(
+    engine: Engine,
+) -> None:
+    shadow = ShadowTarget(
+        target=RouteTarget(variant="next", provider="simulated", model="sim-smart"), sample=0.1
+    )
+    publish_routes(
+        engine,
+        [
+            RouteConfig(
+                name="shadowed",
+                targets=[RouteTarget(variant="base", provider="simulated", model="sim-fast")],
+                shadow=shadow,
+            )
+        ],
+    )
+    assert live_config(engine, "shadowed")[1].shadow == shadow
+    with engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "0003")
+    assert "shadow" not in column_names(engine, "route_versions")
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "head")
+    # The version is still there; what the downgrade dropped stays dropped.
+    version, config = live_config(engine, "shadowed")
+    assert (version, config.shadow, config.targets[0].variant) == (1, None, "base")
+
+
 # --- adopting a database made before migrations ---
 
 
@@ -291,6 +318,7 @@ def test_a_database_made_before_migrations_is_adopted_with_its_rows(
         "Running upgrade  -> 0001",
         "Running upgrade 0001 -> 0002",
         "Running upgrade 0002 -> 0003",
+        "Running upgrade 0003 -> 0004",
     ]
     assert schema_revision(bare_engine) == head_revision()
     assert differences(bare_engine) == []
@@ -394,8 +422,8 @@ def test_create_revision_writes_what_the_database_lacks(engine: Engine, tmp_path
     with engine.begin() as connection:
         connection.execute(text("DROP INDEX ix_outcomes_tenant_id"))
     path = create_revision(engine, "restore an index", directory=directory)
-    assert path == directory / "versions" / "0004_restore_an_index.py"
+    assert path == directory / "versions" / "0005_restore_an_index.py"
     source = path.read_text(encoding="utf-8")
-    assert "down_revision = '0003'" in source
+    assert "down_revision = '0004'" in source
     upgrade = source[source.index("def upgrade") : source.index("def downgrade")]
     assert re.search(r"create_index\((batch_)?op\.f\('ix_outcomes_tenant_id'\)", upgrade)
