@@ -80,54 +80,7 @@ class RequestStepActivities:
         return CallAndSettleResult(sent=step.call, response=response, settled=settled)
 
     def _settle(self, settle: SettleInput) -> SettleResult:
-        response, output_verdict = settle.response, None
-        if response is not None and settle.error_code is None:
-            if settle.output_bedrock is not None:
-                response = with_response_texts(response, settle.output_bedrock.texts)
-            # The check's own placeholders join a copy of the input's vault: what the output policy
-            # redacts must stay redacted, so only the input's values are restored.
-            output_verdict, response = enforcement.check_answer(
-                response, settle.policy.output, self._scanner, Vault(settle.vault)
-            )
-            if settle.output_bedrock is not None:
-                output_verdict = enforcement.merge_external(
-                    output_verdict,
-                    settle.output_bedrock.blocked,
-                    settle.output_bedrock.findings,
-                    settle.output_bedrock.reason,
-                )
-            if output_verdict.action == "block":
-                # The model's tool calls are part of the answer and go with it.
-                response = response.model_copy(
-                    update={"text": "", "tool_calls": [], "finish_reason": "content_filter"}
-                )
-            elif settle.policy.restore_output:
-                response = enforcement.restore_answer(response, Vault(settle.vault))
-        strongest = max(
-            [settle.input_verdict.action] + ([output_verdict.action] if output_verdict else []),
-            key=ACTION_STRENGTH.__getitem__,
-        )
-        if settle.error_code == CLIENT_GONE:
-            status = "cancelled"
-        elif settle.error_code is not None and settle.error_code != "content_filter":
-            status = "error"
-        elif strongest == "block":
-            status = "blocked"
-        else:
-            status = "ok" if response is not None else "error"
-        rows = [
-            *settle.failed_arms,
-            settle.outcome.model_copy(
-                update={
-                    "status": status,
-                    "guardrail_action": None if strongest == "none" else strongest,
-                }
-            ),
-        ]
-        record_outcomes(self._engine, rows)
-        return SettleResult(
-            response=response, output_verdict=output_verdict, status=status, recorded=rows
-        )
+        return settle_outcome(self._engine, self._scanner, settle)
 
     @activity.defn(name="bedrock_guardrail")
     async def bedrock_guardrail(self, check: BedrockCheck) -> BedrockCheckResult:
@@ -146,3 +99,56 @@ class RequestStepActivities:
             findings=verdict.findings,
             reason=verdict.reason,
         )
+
+
+def settle_outcome(engine: Engine, scanner: Registry, settle: SettleInput) -> SettleResult:
+    """Check the answer, decide the arm's status and record its outcome rows: what every settle
+    step does, and what a shadow call does with its own answer (gateway/shadow_calls.py)."""
+    response, output_verdict = settle.response, None
+    if response is not None and settle.error_code is None:
+        if settle.output_bedrock is not None:
+            response = with_response_texts(response, settle.output_bedrock.texts)
+        # The check's own placeholders join a copy of the input's vault: what the output policy
+        # redacts must stay redacted, so only the input's values are restored.
+        output_verdict, response = enforcement.check_answer(
+            response, settle.policy.output, scanner, Vault(settle.vault)
+        )
+        if settle.output_bedrock is not None:
+            output_verdict = enforcement.merge_external(
+                output_verdict,
+                settle.output_bedrock.blocked,
+                settle.output_bedrock.findings,
+                settle.output_bedrock.reason,
+            )
+        if output_verdict.action == "block":
+            # The model's tool calls are part of the answer and go with it.
+            response = response.model_copy(
+                update={"text": "", "tool_calls": [], "finish_reason": "content_filter"}
+            )
+        elif settle.policy.restore_output:
+            response = enforcement.restore_answer(response, Vault(settle.vault))
+    strongest = max(
+        [settle.input_verdict.action] + ([output_verdict.action] if output_verdict else []),
+        key=ACTION_STRENGTH.__getitem__,
+    )
+    if settle.error_code == CLIENT_GONE:
+        status = "cancelled"
+    elif settle.error_code is not None and settle.error_code != "content_filter":
+        status = "error"
+    elif strongest == "block":
+        status = "blocked"
+    else:
+        status = "ok" if response is not None else "error"
+    rows = [
+        *settle.failed_arms,
+        settle.outcome.model_copy(
+            update={
+                "status": status,
+                "guardrail_action": None if strongest == "none" else strongest,
+            }
+        ),
+    ]
+    record_outcomes(engine, rows)
+    return SettleResult(
+        response=response, output_verdict=output_verdict, status=status, recorded=rows
+    )

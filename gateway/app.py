@@ -48,6 +48,7 @@ from gateway.request_flow import (
     run_request,
 )
 from gateway.request_worker import build_request_worker, build_stream_worker
+from gateway.shadow_calls import ShadowCalls
 from gateway.streaming import stream_request
 from guardrails.registry import default_registry
 from store import create_store_engine, init_schema
@@ -81,12 +82,14 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
         tasks = [asyncio.create_task(w.run(), name=w.task_queue) for w in workers]
         for task in tasks:
             task.add_done_callback(_report_stopped_worker)
+        shadows = ShadowCalls(engine, registry, scanner, app.state.metrics)
         app.state.gateway = GatewayState(
-            settings, engine, temporal, channels, stream_queue, admission, handoff
+            settings, engine, temporal, channels, stream_queue, admission, shadows, handoff
         )
         try:
             yield
         finally:
+            await shadows.stop()
             await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
             await asyncio.gather(*tasks, return_exceptions=True)
             engine.dispose()
@@ -180,6 +183,8 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
         if wire.stream:
             return await stream_request(state, request, request_input, wire, metrics, began)
         result = await run_request(state, request_input, metrics)
+        if state.shadows is not None:
+            state.shadows.start_if_sampled(request_input)
         record_metrics(metrics, result, time.perf_counter() - began)
         headers = result_headers(result)
         if result.error is not None:

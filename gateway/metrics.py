@@ -48,5 +48,13 @@ class GatewayMetrics:
             registry=self.registry,
         )
 
+        self.shadow_calls = Counter(
+            "interlock_shadow_calls",
+            "Shadow calls of a rollout's candidate, by route and result: answered, failed (its "
+            "outcome recorded either way), unrecorded, or dropped (too many in flight).",
+            ["route", "result"],
+            registry=self.registry,
+        )
+
     def exposition(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

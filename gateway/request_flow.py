@@ -23,6 +23,7 @@ from contracts.steps import AdmitInput, AdmitResult
 from gateway.answer_handoff import AnswerHandOff
 from gateway.errors import ApiError
 from gateway.metrics import GatewayMetrics
+from gateway.shadow_calls import ShadowCalls
 from store.short_lived import ShortLived
 from workflows import search_attributes
 from workflows.request import RequestWorkflow
@@ -40,6 +41,8 @@ class GatewayState:
     stream_queue: str
     """This process's private task queue for streamed provider calls."""
     admission: Admission
+    shadows: ShadowCalls | None = None
+    """Background calls of a rollout's shadow candidate (gateway/shadow_calls.py)."""
     handoff: AnswerHandOff = field(default_factory=AnswerHandOff)
     """Answers of requests this process ran, handed over by its request worker."""
     known_keys: ShortLived[str, str] = field(default_factory=ShortLived)

@@ -157,7 +157,7 @@ async def call_providers(
             break
         except (ActivityError, ApplicationError, TimeoutError) as exc:
             # A local step's failure can arrive unwrapped, without the ActivityError around it.
-            error = _request_error(exc.cause if isinstance(exc, ActivityError) else exc)
+            error = request_error_of(exc.cause if isinstance(exc, ActivityError) else exc)
         following = next_fallback(chain, index, error.code)
         # Past the deadline the chain stops with this arm's own error as the request's.
         if following is None or _time_left(deadline) < MIN_CALL_TIME:
@@ -232,7 +232,7 @@ def _failed_arm(
     )
 
 
-def _request_error(cause: BaseException | None) -> RequestError:
+def request_error_of(cause: BaseException | None) -> RequestError:
     if isinstance(cause, TimeoutError) and cause.type == TimeoutType.SCHEDULE_TO_START:
         # Only a stream's private queue has this timeout: the gateway holding the client is
         # gone, and the client with it.
