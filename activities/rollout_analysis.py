@@ -70,7 +70,7 @@ def _statistics(arm: dict[str, Any], metric: str) -> Proportion | Mean | Latency
 
 
 def judge_step(
-    spec: RolloutSpec, min_requests: int, share: float, looks: list[dict[str, Any]]
+    spec: RolloutSpec, min_requests: int, share: float | None, looks: list[dict[str, Any]]
 ) -> Decision:
     """The decision at the last of `looks` (each {"baseline": ..., "candidate": ...} totals)."""
     judge = MultiMetricJudge(
@@ -149,7 +149,12 @@ class RolloutAnalysisActivities:
     def _look(self, look: LookInput) -> LookDecision:
         spec = look.spec
         candidate = spec.candidate.variant
-        totals = arm_totals(self._engine, spec.route, [look.baseline, candidate], look.since)
+        # The baseline's answering rows against the candidate's: answering too in a traffic
+        # step, copies of a sample (the shadow arm) in a shadow stage.
+        arms = ("primary",) if look.candidate_arm == "primary" else ("primary", look.candidate_arm)
+        totals = arm_totals(
+            self._engine, spec.route, [look.baseline, candidate], look.since, arms=arms
+        )
         save_look(
             self._engine,
             look.rollout_id,
@@ -161,9 +166,7 @@ class RolloutAnalysisActivities:
             },
         )
         looks = looks_of_step(self._engine, look.rollout_id, look.step)[: look.look]
-        steps = spec.steps or []
-        min_requests = steps[look.step].min_requests if look.step < len(steps) else 200
-        return summarized(judge_step(spec, min_requests, look.share, looks), looks[-1])
+        return summarized(judge_step(spec, look.min_requests, look.share, looks), looks[-1])
 
     @activity.defn(name="record_rollout_decision")
     async def record(self, decision: DecisionRecord) -> bool:

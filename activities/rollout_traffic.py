@@ -3,7 +3,8 @@
 A rollout splits the baseline's own traffic: at a step of 5% the candidate gets 5% of what the
 baseline had, and the route's other variants keep theirs. Taken back, the candidate leaves the
 route (left at weight 0 it would become a fallback); promoted, it takes the baseline's place and
-weight, and the old baseline leaves.
+weight, and the old baseline leaves. In a shadow stage the candidate serves nothing and is the
+route's shadow target instead; any other change clears the shadow.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from contracts.rollout import TrafficChange, TrafficSet
-from contracts.routing import RouteTarget
+from contracts.routing import RouteTarget, ShadowTarget
 from store.routes import RouteConfig, change_route
 
 
@@ -69,7 +70,12 @@ def with_candidate_share(config: RouteConfig, change: TrafficChange) -> tuple[Ro
         else:
             targets.append(target.model_copy(update={"weight": pool - candidate.weight}))
             targets.append(candidate)
-    return config.model_copy(update={"targets": targets}), baseline.variant
+    shadow = None
+    if change.shadow_sample is not None:
+        shadow = ShadowTarget(
+            target=candidate.model_copy(update={"weight": 0.0}), sample=change.shadow_sample
+        )
+    return config.model_copy(update={"targets": targets, "shadow": shadow}), baseline.variant
 
 
 class RolloutTrafficActivities:

@@ -46,6 +46,7 @@ def spec_for(route: str, looks: int) -> RolloutSpec:
             "candidate": {"variant": "candidate", "provider": "simulated", "model": "sim"},
             "steps": [{"weight": 50, "min_requests": 200, "time_limit": f"{looks + 1}m"}],
             "analysis": {"interval": "1m"},
+            "shadow": None,
         }
     )
 
@@ -109,6 +110,7 @@ def simulate(
                 step=0,
                 look=look,
                 share=0.5,
+                min_requests=200,
                 since=began,
             )
         )

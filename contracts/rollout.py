@@ -126,7 +126,10 @@ class RolloutSpec(BaseModel, extra="forbid"):
         None, description="The baseline variant's name; default: the route's live variant."
     )
     strategy: Literal["canary", "blue-green", "shadow"] = "canary"
-    shadow: Shadow = Field(default_factory=Shadow)
+    shadow: Shadow | None = Field(
+        default_factory=Shadow,
+        description="The shadow stage before any traffic step; null skips it.",
+    )
     steps: list[Step] | None = Field(
         None, description="Traffic steps; default 1%, 5%, 25%, 50% for canary, 100% for blue-green."
     )
@@ -214,6 +217,13 @@ class TrafficChange(BaseModel):
     candidate: Candidate
     share: float = Field(ge=0, le=1)
     promote: bool = False
+    shadow_sample: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="A shadow stage: the candidate answers this share of the route's requests "
+        "in the background and serves none (share 0).",
+    )
 
 
 class TrafficSet(BaseModel):
@@ -251,8 +261,13 @@ class LookInput(BaseModel):
     baseline: str
     step: int
     look: int
-    share: float
+    share: float | None
+    """The candidate's configured share of the two arms' traffic, for the sample-ratio test;
+    None in a shadow stage, whose requests are copies rather than a split."""
     since: datetime
+    candidate_arm: str = "primary"
+    """'shadow' in a shadow stage: the candidate's outcome rows are on that arm."""
+    min_requests: int = 200
 
 
 class LookDecision(BaseModel):
@@ -293,7 +308,9 @@ class RolloutState(BaseModel):
     status: RolloutStatusName = "running"
     stage: str = "starting"
     step: int = 0
-    """Index into spec.steps of the current (or last) traffic step."""
+    """Index of the current (or last) stage: the shadow stage if any, then spec.steps."""
+    with_shadow: bool | None = None
+    """Whether the stages begin with the shadow stage (decided once, at the start)."""
     look: int = 0
     baseline: str | None = None
     weights: dict[str, float] = Field(default_factory=dict)

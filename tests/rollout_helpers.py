@@ -46,6 +46,8 @@ def spec_for(route: str, candidate_errors: float, **overrides) -> RolloutSpec:
             "steps": [{"weight": 50, "min_requests": 100, "time_limit": "60s"}],
             "analysis": {"interval": "1s"},
             "metrics": [{"name": "error_rate", "margin": 0.2}],
+            # No shadow stage unless a test asks for one: straight to the traffic step.
+            "shadow": None,
             **overrides,
         }
     )

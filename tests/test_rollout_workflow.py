@@ -4,6 +4,7 @@ looks judged, the route's weights moved, controls applied."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
 
 from contracts.rollout import rollout_id
 from operations.rollout_report import write_report
@@ -142,3 +143,36 @@ async def test_a_paused_rollout_still_ends_at_its_time_limit(stack) -> None:
     assert "time limit passed while it was paused" in state.decisions[-1]
     _version, targets = live_targets(stack.engine, "ro-forgotten")
     assert [(t.variant, t.weight) for t in targets] == [("base", 1.0)]
+
+
+async def test_a_shadow_stage_judges_copies_before_any_client_sees_the_candidate(stack) -> None:
+    publish_baseline(stack, "ro-shadowed")
+    spec = spec_for(
+        "ro-shadowed",
+        candidate_errors=BASELINE_ERRORS,
+        shadow={"sample": 1.0, "min_requests": 100, "time_limit": "60s"},
+    )
+    async with traffic(stack, "ro-shadowed"):
+        started = await start_rollout(
+            stack.client, stack.engine, spec, stack.settings.control_task_queue
+        )
+        state = await finished(stack, started)
+    assert state.status == "promoted"
+    decisions = decisions_of(stack.engine, state.record_id)
+    assert [(d.stage, d.action) for d in decisions] == [
+        ("shadow 100%", "advance"),
+        ("canary 50%", "advance"),
+    ]
+    # The shadow stage compared the baseline's answers with the candidate's copies.
+    shadow_look = decisions[0].evidence
+    assert shadow_look["candidate_share"] is None and shadow_look["candidate_requests"] >= 100
+    with stack.engine.connect() as connection:
+        arms = dict(
+            connection.execute(
+                text(
+                    "SELECT arm, count(*) FROM outcomes WHERE route = 'ro-shadowed' "
+                    "AND variant = 'next' GROUP BY arm"
+                )
+            ).all()
+        )
+    assert arms["shadow"] >= 100 and arms["primary"] >= 100

@@ -16,6 +16,7 @@ store or the statistics.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -44,6 +45,44 @@ STEP = {
 # Outcomes count from a little after a new route version goes live: gateways keep live routes
 # for a second, and requests already in flight still carry the previous weights.
 SETTLING = timedelta(seconds=2)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a rollout: the shadow stage, or a traffic step."""
+
+    name: str
+    share: float
+    """The candidate's share of the baseline's traffic (0 in the shadow stage)."""
+    shadow_sample: float | None
+    min_requests: int
+    time_limit: timedelta
+
+
+def stages_of(spec: RolloutSpec, with_shadow: bool) -> list[Stage]:
+    stages = []
+    if with_shadow and spec.shadow is not None and spec.strategy == "canary":
+        shadow = spec.shadow
+        stages.append(
+            Stage(
+                f"shadow {shadow.sample:.0%}",
+                0.0,
+                shadow.sample,
+                shadow.min_requests,
+                shadow.time_limit,
+            )
+        )
+    for step in spec.steps or []:
+        stages.append(
+            Stage(
+                name=f"canary {step.weight:g}%",
+                share=step.weight / 100,
+                shadow_sample=None,
+                min_requests=step.min_requests,
+                time_limit=step.time_limit,
+            )
+        )
+    return stages
 
 
 @workflow.defn(name="RolloutWorkflow")
@@ -77,23 +116,28 @@ class RolloutWorkflow:
         return state
 
     async def _walk(self, spec: RolloutSpec, state: RolloutState, carried_over: bool) -> None:
-        steps = spec.steps or []
+        if state.with_shadow is None:
+            # Rollouts recorded before shadow stages existed replay without one.
+            state.with_shadow = not carried_over and workflow.patched("shadow-stage")
+        stages = stages_of(spec, state.with_shadow)
         assert state.started_at is not None
         deadline = state.started_at + spec.time_limit
         index = state.step
-        while index < len(steps):
+        while index < len(stages):
             state.step = index
-            share = steps[index].weight / 100
-            # A run continued from an earlier one resumes the step that run had set traffic for.
+            stage = stages[index]
+            # A run continued from an earlier one resumes the stage that run had set traffic for.
             if not (carried_over and state.stage_started is not None):
-                await self._set_traffic(spec, state, share, f"canary {steps[index].weight:g}%")
+                await self._set_traffic(
+                    spec, state, stage.share, stage.name, shadow_sample=stage.shadow_sample
+                )
                 state.step_ends = None
             carried_over = False
-            verdict = await self._judge_step(spec, state, index, share, deadline)
+            verdict = await self._judge_step(spec, state, index, stage, deadline)
             if verdict in ("rolled_back", "aborted"):
                 await self._end(spec, state, verdict, state.decisions[-1])
                 return
-            index = len(steps) if verdict == "promote_full" else index + 1
+            index = len(stages) if verdict == "promote_full" else index + 1
         await self._set_traffic(spec, state, 1.0, "active", promote=True)
         await self._end(spec, state, "promoted", "the candidate is the route's baseline")
 
@@ -102,12 +146,11 @@ class RolloutWorkflow:
         spec: RolloutSpec,
         state: RolloutState,
         index: int,
-        share: float,
+        step: Stage,
         deadline: datetime,
     ) -> str:
-        """Look until the step is decided: 'advance', 'promote_full', 'rolled_back' or
+        """Look until the stage is decided: 'advance', 'promote_full', 'rolled_back' or
         'aborted'."""
-        step = (spec.steps or [])[index]
         assert state.stage_started is not None
         since = state.stage_started + SETTLING
         if state.step_ends is None:
@@ -136,8 +179,11 @@ class RolloutWorkflow:
                     baseline=state.baseline or "",
                     step=index,
                     look=state.look,
-                    share=share,
+                    # Shadow calls copy a sample of the requests: no split to check.
+                    share=None if step.shadow_sample is not None else step.share,
                     since=since,
+                    candidate_arm="shadow" if step.shadow_sample is not None else "primary",
+                    min_requests=step.min_requests,
                 ),
                 result_type=LookDecision,
                 summary=f"look {state.look} at {state.stage}",
@@ -250,6 +296,7 @@ class RolloutWorkflow:
         share: float,
         stage: str,
         promote: bool = False,
+        shadow_sample: float | None = None,
     ) -> None:
         traffic: TrafficSet = await workflow.execute_activity(
             "set_rollout_traffic",
@@ -259,9 +306,11 @@ class RolloutWorkflow:
                 candidate=spec.candidate,
                 share=share,
                 promote=promote,
+                shadow_sample=shadow_sample,
             ),
             result_type=TrafficSet,
-            summary=f"route {spec.route}: {spec.candidate.variant} at {share:.0%}",
+            summary=f"route {spec.route}: {spec.candidate.variant} "
+            + (f"shadowing {shadow_sample:.0%}" if shadow_sample else f"at {share:.0%}"),
             **STEP,
         )
         state.baseline = traffic.baseline
