@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from contracts.routing import RouteTarget
-from store.routes import live_targets, publish_route
+from store.routes import live_config, live_targets, publish_route
 
 
 @pytest.fixture
@@ -86,14 +86,17 @@ async def test_start_list_status_steer_and_abort(stack, interlock, tmp_path: Pat
     paused = await interlock("pause", "rollout-cli-route")
     assert paused.returncode == 0 and "now paused" in paused.stdout
     status = json.loads((await interlock("status", "rollout-cli-route", "--json")).stdout)
-    assert status["status"] == "paused" and status["stage"] == "canary 1%"
-    assert status["weights"] == {"base": 0.99, "next": 0.01}
+    # The minimal file begins with the shadow stage: the candidate serves nobody yet.
+    assert status["status"] == "paused" and status["stage"] == "shadow 10%"
+    assert status["weights"] == {"base": 1.0}
+    assert live_config(stack.engine, "cli-route")[1].shadow.sample == 0.1
     assert any("pause" in line for line in status["decisions"])
 
     aborted = await interlock("abort", "rollout-cli-route")
     assert aborted.returncode == 0, aborted.stderr
     _version, targets = live_targets(stack.engine, "cli-route")
     assert [(t.variant, t.weight) for t in targets] == [("base", 1.0)]
+    assert live_config(stack.engine, "cli-route")[1].shadow is None
     twice = await interlock("abort", "rollout-cli-route")
     assert twice.returncode == 1 and "has ended (aborted)" in twice.stderr
     tree = await interlock("status", "rollout-cli-route")
