@@ -13,9 +13,7 @@ key ring beside them, so the replay runs through the same codec as production.
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 
 import httpx
 import pytest
@@ -24,9 +22,9 @@ from contracts.guardrails import DirectionPolicy, GuardrailPolicy
 from contracts.routing import RouteTarget
 from store.guardrails import set_route_policy
 from store.routes import publish_route
+from tests.history_files import save_history
 from tests.request_history import finished_workflow
 
-HISTORIES = Path(__file__).parent / "histories"
 SET = os.environ.get("INTERLOCK_HISTORY_SET", "")
 pytestmark = pytest.mark.skipif(not SET, reason="set INTERLOCK_HISTORY_SET to record")
 
@@ -111,10 +109,4 @@ async def test_record(stack, routes, scenario: str) -> None:
         # Since gateways admit requests themselves, an unknown model starts no workflow.
         pytest.skip("no workflow: the gateway answered an unknown model itself")
     history = await (await finished_workflow(stack.client, request_id)).fetch_history()
-    target = HISTORIES / SET / f"{scenario}.json"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(
-        json.dumps({"workflow_id": request_id, "history": json.loads(history.to_json())}, indent=1)
-        + "\n",
-        encoding="utf-8",
-    )
+    save_history(SET, scenario, history)

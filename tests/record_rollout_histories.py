@@ -6,23 +6,23 @@ the code whose histories you want to keep:
     INTERLOCK_CODEC_KEYRING="$(cat tests/histories/keyring.json)" \\
     INTERLOCK_HISTORY_SET=rollout-v1 .venv/bin/python -m pytest tests/record_rollout_histories.py
 
-Three scenarios: a candidate promoted through its step, one rolled back, and one an operator
-pauses, resumes and aborts.
+Three scenarios: a candidate promoted through its shadow stage and its step, one rolled back, and
+one an operator pauses, resumes and aborts.
 """
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 
 import pytest
 
 from operations.rollouts import control_rollout, start_rollout
+from tests.history_files import save_history
 from tests.rollout_helpers import BASELINE_ERRORS, finished, publish_baseline, spec_for, traffic
 
-HISTORIES = Path(__file__).parent / "histories"
 SET = os.environ.get("INTERLOCK_HISTORY_SET", "")
+# Every scenario begins with a shadow stage on all requests, then one traffic step.
+SHADOW = {"sample": 1.0, "min_requests": 100, "time_limit": "60s"}
 pytestmark = pytest.mark.skipif(
     not SET.startswith("rollout-"), reason="set INTERLOCK_HISTORY_SET=rollout-vN to record"
 )
@@ -30,13 +30,7 @@ pytestmark = pytest.mark.skipif(
 
 async def save(stack, workflow_id: str, scenario: str) -> None:
     history = await stack.client.get_workflow_handle(workflow_id).fetch_history()
-    target = HISTORIES / SET / f"{scenario}.json"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(
-        json.dumps({"workflow_id": workflow_id, "history": json.loads(history.to_json())}, indent=1)
-        + "\n",
-        encoding="utf-8",
-    )
+    save_history(SET, scenario, history)
 
 
 @pytest.mark.parametrize(
@@ -49,7 +43,7 @@ async def test_record_a_judged_rollout(stack, scenario: str, candidate_errors: f
         started = await start_rollout(
             stack.client,
             stack.engine,
-            spec_for(route, candidate_errors),
+            spec_for(route, candidate_errors, shadow=SHADOW),
             stack.settings.control_task_queue,
         )
         await finished(stack, started)
@@ -59,7 +53,8 @@ async def test_record_a_judged_rollout(stack, scenario: str, candidate_errors: f
 async def test_record_a_steered_rollout(stack) -> None:
     publish_baseline(stack, "rec-steered")
     queue = stack.settings.control_task_queue
-    started = await start_rollout(stack.client, stack.engine, spec_for("rec-steered", 0.0), queue)
+    spec = spec_for("rec-steered", 0.0, shadow=SHADOW)
+    started = await start_rollout(stack.client, stack.engine, spec, queue)
     for verb in ("pause", "resume", "abort"):
         await control_rollout(stack.client, started, verb)
     await finished(stack, started)
