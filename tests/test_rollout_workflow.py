@@ -3,6 +3,8 @@ looks judged, the route's weights moved, controls applied."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import text
 
@@ -176,3 +178,74 @@ async def test_a_shadow_stage_judges_copies_before_any_client_sees_the_candidate
             ).all()
         )
     assert arms["shadow"] >= 100 and arms["primary"] >= 100
+
+
+@pytest.mark.parametrize(
+    ("on_inconclusive", "status", "stage"),
+    [("rollback", "rolled_back", "baseline"), ("promote", "promoted", "active")],
+)
+async def test_an_inconclusive_step_applies_on_inconclusive_at_its_time_limit(
+    stack, on_inconclusive: str, status: str, stage: str
+) -> None:
+    route = f"ro-unclear-{on_inconclusive}"
+    publish_baseline(stack, route)
+    # No traffic: every look is inconclusive until the step's two seconds are up.
+    spec = spec_for(
+        route,
+        candidate_errors=0.0,
+        steps=[{"weight": 50, "min_requests": 100, "time_limit": "2s"}],
+        on_inconclusive=on_inconclusive,
+    )
+    started = await start_rollout(
+        stack.client, stack.engine, spec, stack.settings.control_task_queue
+    )
+    state = await finished(stack, started, seconds=30)
+    assert (state.status, state.stage) == (status, stage)
+    [decision] = decisions_of(stack.engine, state.record_id)
+    assert decision.outcome == "INCONCLUSIVE" and "step time limit passed" in decision.reason
+
+
+async def test_pause_is_the_default_for_an_inconclusive_step(stack) -> None:
+    publish_baseline(stack, "ro-unclear-pause")
+    spec = spec_for(
+        "ro-unclear-pause",
+        candidate_errors=0.0,
+        steps=[{"weight": 50, "min_requests": 100, "time_limit": "2s"}],
+    )
+    started = await start_rollout(
+        stack.client, stack.engine, spec, stack.settings.control_task_queue
+    )
+    for _ in range(100):
+        shown = await rollout_status(stack.client, started)
+        if shown["status"] == "paused":
+            break
+        await asyncio.sleep(0.2)
+    assert shown["status"] == "paused" and shown["weights"] == {"base": 0.5, "next": 0.5}
+    await control_rollout(stack.client, started, "abort")
+    state = await finished(stack, started)
+    assert state.status == "aborted"
+    assert [d.action for d in decisions_of(stack.engine, state.record_id)] == ["pause", "abort"]
+
+
+async def test_an_operator_promotes_a_step_then_all_the_way(stack) -> None:
+    publish_baseline(stack, "ro-promoted-by-hand")
+    spec = spec_for(
+        "ro-promoted-by-hand",
+        candidate_errors=0.0,
+        steps=[{"weight": 10, "min_requests": 100}, {"weight": 50, "min_requests": 100}],
+    )
+    queue = stack.settings.control_task_queue
+    started = await start_rollout(stack.client, stack.engine, spec, queue)
+    skipped = await control_rollout(stack.client, started, "promote")
+    assert "promoted past this step" in skipped.message
+    for _ in range(100):
+        shown = await rollout_status(stack.client, started)
+        if shown["stage"] == "canary 50%":
+            break
+        await asyncio.sleep(0.2)
+    assert shown["weights"] == {"base": 0.5, "next": 0.5}
+    await control_rollout(stack.client, started, "promote_full")
+    state = await finished(stack, started)
+    assert (state.status, state.stage) == ("promoted", "active")
+    _version, targets = live_targets(stack.engine, "ro-promoted-by-hand")
+    assert [(t.variant, t.weight) for t in targets] == [("next", 1.0)]
