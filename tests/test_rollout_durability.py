@@ -1,6 +1,6 @@
-"""A rollout outlives its histories and its workers: a step long enough for the server to suggest
-continue-as-new goes on in fresh runs with its whole state, and a worker killed mid-rollout hands
-it on with no decision changed and no look lost."""
+"""A rollout outlives its histories, its workers and its server: a step long enough for the server
+to suggest continue-as-new goes on in fresh runs with its whole state, and a worker killed or a
+server restarted mid-rollout changes no decision and loses no look."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -167,3 +167,100 @@ async def test_a_killed_worker_changes_no_decision_and_loses_no_look(stack) -> N
     assert [d.action for d in decisions_of(stack.engine, state.record_id)] == ["abort"]
     _version, targets = live_targets(stack.engine, "killed-worker")
     assert [(t.variant, t.weight) for t in targets] == [("base", 1.0)]
+
+
+def start_dev_server(db_file: Path, port: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            temporal_binary(),
+            "server",
+            "start-dev",
+            "--headless",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--db-filename",
+            str(db_file),
+            "--log-level",
+            "error",
+            *dev_server_flags(),
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def test_a_server_restart_mid_rollout_changes_no_decision(
+    settings: Settings, tmp_path: Path
+) -> None:
+    port = free_port()
+    db_file = tmp_path / "temporal.db"
+    server = start_dev_server(db_file, port)
+    engine = create_store_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    init_schema(engine)
+    try:
+        client = await connect_when_up(f"127.0.0.1:{port}", settings)
+        traffic, analysis = RolloutTrafficActivities(engine), RolloutAnalysisActivities(engine)
+        async with Worker(
+            client,
+            task_queue=QUEUE,
+            workflows=[RolloutWorkflow],
+            activities=[traffic.set_traffic, analysis.look, analysis.record],
+        ):
+
+            class Stack:
+                pass
+
+            stack = Stack()
+            stack.engine = engine  # type: ignore[attr-defined]
+            publish_baseline(stack, "restarted")
+            spec = spec_for("restarted", 0.0, analysis={"interval": "200ms"})
+            started = await start_rollout(client, engine, spec, QUEUE)
+            before = await looks_reach(client, started, 3)
+            server.terminate()
+            server.wait(30)
+            server = start_dev_server(db_file, port)
+            # The same server state, back on the same port: the worker reconnects by itself.
+            await looks_reach(client, started, before + 3, seconds=90)
+            await control_rollout(client, started, "abort")
+            handle = client.get_workflow_handle(started, result_type=RolloutState)
+            state = await asyncio.wait_for(handle.result(), 60)
+        assert state.status == "aborted"
+        assert len(looks_of_step(engine, state.record_id, 0)) == state.look
+        assert [d.action for d in decisions_of(engine, state.record_id)] == ["abort"]
+        _version, targets = live_targets(engine, "restarted")
+        assert [(t.variant, t.weight) for t in targets] == [("base", 1.0)]
+    finally:
+        engine.dispose()
+        server.terminate()
+        server.wait(30)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def connect_when_up(address: str, settings: Settings) -> Client:
+    for _ in range(150):
+        with contextlib.suppress(RuntimeError, RPCError):
+            return await Client.connect(address, data_converter=build_data_converter(settings))
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"no Temporal server came up at {address}")
+
+
+async def looks_reach(client: Client, workflow_id: str, look: int, seconds: float = 60) -> int:
+    """The rollout's look number once it is at least `look` (bounded in time)."""
+    current = 0
+    for _ in range(int(seconds / 0.2)):
+        with contextlib.suppress(RPCError, RolloutCommandError, RuntimeError):
+            current = (await rollout_status(client, workflow_id))["look"]
+            if current >= look:
+                return current
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"the rollout stayed at look {current}")
