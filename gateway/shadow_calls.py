@@ -1,7 +1,8 @@
 """A rollout's shadow stage in the request path: the candidate answers a sample of the route's
 requests in the background, and only its outcome row is kept.
 
-The gateway starts a shadow call once the client's answer is on its way, as a task of its own: it
+The gateway starts a shadow call once the client's answer is on its way (a stream's once it has
+ended), as a task of its own: it
 never delays the client (not even the next request on the same connection), and its failure costs
 the client nothing. It is sent what the answering provider was sent (the checked, redacted
 input), retried like an answering call (workflows/step_options.py's policy, so both arms' error

@@ -32,6 +32,7 @@ from gateway.request_flow import (
     result_headers,
     start_request,
 )
+from gateway.shadow_calls import ShadowCalls
 
 
 async def stream_request(
@@ -51,6 +52,9 @@ async def stream_request(
         raise
     result_task = asyncio.create_task(finish_request(state, request, handle))
     result_task.add_done_callback(_settled(metrics, began))
+    if state.shadows is not None:
+        # A rollout's shadow call, once the stream has ended: never alongside the client's.
+        result_task.add_done_callback(_shadow_when_answered(state.shadows, request))
     # Closing the channel when the client leaves stops the provider call (it is billed per token).
     disconnected = asyncio.create_task(_disconnect(http))
     include_usage = bool((wire.stream_options or {}).get("include_usage"))
@@ -125,6 +129,16 @@ async def _disconnect(http: Request) -> None:
     only message left to receive is the disconnect."""
     while (await http.receive())["type"] != "http.disconnect":
         pass
+
+
+def _shadow_when_answered(
+    shadows: ShadowCalls, request: RequestInput
+) -> Callable[[asyncio.Task], None]:
+    def done(task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is None:
+            shadows.start_if_sampled(request)
+
+    return done
 
 
 def _settled(metrics: GatewayMetrics, began: float) -> Callable[[asyncio.Task], None]:

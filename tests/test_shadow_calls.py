@@ -91,3 +91,26 @@ async def test_a_refused_request_is_not_shadowed(stack) -> None:
     request_id = response.headers["x-request-id"]
     await asyncio.sleep(0.5)
     assert {row.arm for row in outcomes_for_request(stack.engine, request_id)} == {"primary"}
+
+
+async def test_a_streamed_request_is_shadowed_once_its_stream_ends(stack) -> None:
+    publish_routes(stack.engine, [shadowed("shadow-streamed", {"error_rate": 0})])
+    async with (
+        httpx.AsyncClient(base_url=stack.base_url, timeout=30) as http,
+        http.stream(
+            "POST",
+            "/v1/chat/completions",
+            json={
+                "model": "shadow-streamed",
+                "stream": True,
+                "messages": [{"role": "user", "content": "hello"}],
+            },
+            headers={"Authorization": f"Bearer {stack.api_key}"},
+        ) as response,
+    ):
+        assert response.status_code == 200
+        request_id = response.headers["x-request-id"]
+        body = "".join([part async for part in response.aiter_text()])
+    assert body.rstrip().endswith("data: [DONE]")
+    rows = await rows_by_arm(stack, request_id, wanted=2)
+    assert (rows["shadow"].variant, rows["shadow"].status) == ("next", "ok")
