@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 
@@ -27,6 +25,7 @@ from store.outcomes import outcomes_for_request
 from store.routes import publish_route
 from store.tenants import add_api_key, ensure_tenant
 from tests.conftest import free_port
+from tests.interlock_process import start_interlock
 
 TASK_TIMEOUT_SECONDS = 2
 # Long enough for the gateway to be killed inside it, short enough to stay above the task
@@ -35,24 +34,14 @@ STALL_MS = 3000
 
 
 def start_gateway(stack, port: int) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "INTERLOCK_HOME": str(stack.settings.home),
-        "INTERLOCK_DATABASE_URL": stack.settings.resolved_database_url,
-        "INTERLOCK_GATEWAY_PORT": str(port),
-        "INTERLOCK_GATEWAY_HOST": "127.0.0.1",
-        "INTERLOCK_REQUEST_TASK_TIMEOUT_SECONDS": str(TASK_TIMEOUT_SECONDS),
-        "INTERLOCK_REQUEST_TIMEOUT_SECONDS": "60",
-        "INTERLOCK_SIMULATOR_LATENCY_SCALE": "0",
-        "INTERLOCK_LOG_LEVEL": "WARNING",
-        "TEMPORAL_ADDRESS": stack.temporal_address,
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "cli", "gateway"],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    return start_interlock(
+        stack,
+        "gateway",
+        INTERLOCK_GATEWAY_PORT=str(port),
+        INTERLOCK_GATEWAY_HOST="127.0.0.1",
+        INTERLOCK_REQUEST_TASK_TIMEOUT_SECONDS=str(TASK_TIMEOUT_SECONDS),
+        INTERLOCK_REQUEST_TIMEOUT_SECONDS="60",
+        INTERLOCK_SIMULATOR_LATENCY_SCALE="0",
     )
 
 

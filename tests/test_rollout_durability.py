@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -34,6 +32,8 @@ from operations.rollouts import (
 from store import create_store_engine, init_schema
 from store.rollout_records import decisions_of, looks_of_step
 from store.routes import live_targets
+from tests.conftest import free_port
+from tests.interlock_process import start_interlock
 from tests.rollout_helpers import publish_baseline, spec_for
 from workflows.rollout import RolloutWorkflow
 
@@ -112,33 +112,7 @@ KILL_QUEUE = "rollout-worker-kill"
 
 
 def start_worker(stack) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "INTERLOCK_HOME": str(stack.settings.home),
-        "INTERLOCK_DATABASE_URL": stack.settings.resolved_database_url,
-        "INTERLOCK_CONTROL_TASK_QUEUE": KILL_QUEUE,
-        "INTERLOCK_LOG_LEVEL": "WARNING",
-        "TEMPORAL_ADDRESS": stack.temporal_address,
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "cli", "worker"],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-async def look_reaches(stack, workflow_id: str, look: int) -> int:
-    """The rollout's look number once it is at least `look` (bounded: 60 s)."""
-    current = 0
-    for _ in range(300):
-        with contextlib.suppress(RPCError, RolloutCommandError):
-            current = (await rollout_status(stack.client, workflow_id))["look"]
-            if current >= look:
-                return current
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"the rollout stayed at look {current}")
+    return start_interlock(stack, "worker", INTERLOCK_CONTROL_TASK_QUEUE=KILL_QUEUE)
 
 
 async def test_a_killed_worker_changes_no_decision_and_loses_no_look(stack) -> None:
@@ -148,12 +122,12 @@ async def test_a_killed_worker_changes_no_decision_and_loses_no_look(stack) -> N
     try:
         spec = spec_for("killed-worker", 0.0, analysis={"interval": "200ms"})
         started = await start_rollout(stack.client, stack.engine, spec, KILL_QUEUE)
-        at_kill = await look_reaches(stack, started, 3)
+        at_kill = await looks_reach(stack.client, started, 3)
         first.send_signal(signal.SIGKILL)
         first.wait(10)
         second = start_worker(stack)
         # Another worker picks the rollout up where the killed one left it.
-        await look_reaches(stack, started, at_kill + 3)
+        await looks_reach(stack.client, started, at_kill + 3)
         await control_rollout(stack.client, started, "abort")
         handle = stack.client.get_workflow_handle(started, result_type=RolloutState)
         state = await asyncio.wait_for(handle.result(), 60)
@@ -236,14 +210,6 @@ async def test_a_server_restart_mid_rollout_changes_no_decision(
         engine.dispose()
         server.terminate()
         server.wait(30)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 async def connect_when_up(address: str, settings: Settings) -> Client:
