@@ -57,7 +57,8 @@ def totals_to_json(totals: ArmTotals) -> dict[str, Any]:
     }
 
 
-def _statistics(arm: dict[str, Any], metric: str) -> Proportion | Mean | LatencyHistogram:
+def statistic_of(arm: dict[str, Any], metric: str) -> Proportion | Mean | LatencyHistogram:
+    """One arm's statistic of `metric` from a stored look's totals (totals_to_json's shape)."""
     if metric == "error_rate":
         return Proportion(*arm["errors"])
     if metric == "guardrail_block_rate":
@@ -84,7 +85,7 @@ def judge_step(
             baseline["requests"],
             candidate["requests"],
             {
-                m.name: (_statistics(baseline, m.name), _statistics(candidate, m.name))
+                m.name: (statistic_of(baseline, m.name), statistic_of(candidate, m.name))
                 for m in spec.metrics
             },
         )
@@ -98,7 +99,7 @@ def _finite(value: float) -> float:
 
 def readable(arm: dict[str, Any], metric: str) -> float:
     """The metric as a person reads it: a rate, p95 in ms, mean cost in USD, mean quality."""
-    statistic = _statistics(arm, metric)
+    statistic = statistic_of(arm, metric)
     if isinstance(statistic, Proportion):
         return _finite(statistic.rate)
     if isinstance(statistic, Mean):

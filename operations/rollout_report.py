@@ -18,7 +18,9 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from experiments.statistics import LatencyHistogram
+from activities.rollout_analysis import statistic_of
+from experiments.fixed_horizon import wilson_interval
+from experiments.statistics import Mean, Proportion
 from store.rollout_records import decisions_of, looks_of_step, steps_with_looks
 
 Z = 1.959964
@@ -33,34 +35,26 @@ METRICS = {
 
 def point_and_interval(arm: dict[str, Any], metric: str) -> tuple[float, float, float] | None:
     """The arm's value of `metric` at one look with a 95% interval; None without data."""
-    if metric in ("error_rate", "guardrail_block_rate"):
-        n, events = arm["errors" if metric == "error_rate" else "blocked"]
-        return _wilson(events, n) if n else None
-    if metric in ("cost_per_request", "quality"):
-        n, total, squares = arm["cost" if metric == "cost_per_request" else "quality"]
-        if n < 2:
+    statistic = statistic_of(arm, metric)
+    if isinstance(statistic, Proportion):
+        if statistic.n == 0:
             return None
-        mean = total / n
-        spread = math.sqrt(max(0.0, (squares - total * total / n) / (n - 1)) / n)
-        return mean, mean - Z * spread, mean + Z * spread
-    histogram = LatencyHistogram.from_buckets({int(i): c for i, c in arm["latency"].items()})
-    n = histogram.n
+        return (statistic.rate, *wilson_interval(statistic))
+    if isinstance(statistic, Mean):
+        if statistic.n < 2:
+            return None
+        spread = Z * math.sqrt(statistic.variance / statistic.n)
+        return statistic.mean, statistic.mean - spread, statistic.mean + spread
+    n = statistic.n
     if n < 20:
         return None
     # The order statistics that bracket the p95 with 95% confidence, read as quantiles.
     half = Z * math.sqrt(0.95 * 0.05 / n)
     return (
-        histogram.quantile(0.95),
-        histogram.quantile(max(0.0, 0.95 - half)),
-        histogram.quantile(min(1.0, 0.95 + half)),
+        statistic.quantile(0.95),
+        statistic.quantile(max(0.0, 0.95 - half)),
+        statistic.quantile(min(1.0, 0.95 + half)),
     )
-
-
-def _wilson(events: int, n: int) -> tuple[float, float, float]:
-    rate = events / n
-    centre = (rate + Z * Z / (2 * n)) / (1 + Z * Z / n)
-    half = Z * math.sqrt(rate * (1 - rate) / n + Z * Z / (4 * n * n)) / (1 + Z * Z / n)
-    return rate, max(0.0, centre - half), min(1.0, centre + half)
 
 
 def _plot(looks: list[dict[str, Any]], metric: str, decided_at: list[int]) -> str | None:
