@@ -183,8 +183,7 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
         if wire.stream:
             return await stream_request(state, request, request_input, wire, metrics, began)
         result = await run_request(state, request_input, metrics)
-        if state.shadows is not None:
-            state.shadows.start_if_sampled(request_input)
+        state.shadows.start_if_sampled(request_input)
         record_metrics(metrics, result, time.perf_counter() - began)
         headers = result_headers(result)
         if result.error is not None:

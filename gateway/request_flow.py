@@ -41,7 +41,7 @@ class GatewayState:
     stream_queue: str
     """This process's private task queue for streamed provider calls."""
     admission: Admission
-    shadows: ShadowCalls | None = None
+    shadows: ShadowCalls
     """Background calls of a rollout's shadow candidate (gateway/shadow_calls.py)."""
     handoff: AnswerHandOff = field(default_factory=AnswerHandOff)
     """Answers of requests this process ran, handed over by its request worker."""

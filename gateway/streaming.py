@@ -52,9 +52,8 @@ async def stream_request(
         raise
     result_task = asyncio.create_task(finish_request(state, request, handle))
     result_task.add_done_callback(_settled(metrics, began))
-    if state.shadows is not None:
-        # A rollout's shadow call, once the stream has ended: never alongside the client's.
-        result_task.add_done_callback(_shadow_when_answered(state.shadows, request))
+    # A rollout's shadow call, once the stream has ended: never alongside the client's.
+    result_task.add_done_callback(_shadow_when_answered(state.shadows, request))
     # Closing the channel when the client leaves stops the provider call (it is billed per token).
     disconnected = asyncio.create_task(_disconnect(http))
     include_usage = bool((wire.stream_options or {}).get("include_usage"))
