@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from contracts.routing import RouteTarget
 from store.outcomes import outcomes_for_request
 from store.routes import publish_route
+from tests.gateway_calls import ask
 from tests.request_history import finished_workflow, listed, provider_calls
 from workflows.search_attributes import MODEL, PROVIDER, STATUS
 from workflows.selection import arm_name, fallback_chain, next_fallback
@@ -34,15 +34,6 @@ def test_which_errors_fall_back_and_where() -> None:
     assert next_fallback(chain, 0, "ProviderBadRequest") is None
     assert next_fallback(chain, 2, "ProviderUnavailable") is None
     assert [arm_name(i) for i in range(3)] == ["primary", "fallback-1", "fallback-2"]
-
-
-async def ask(stack, route: str, content: str = "hello") -> httpx.Response:
-    async with httpx.AsyncClient(base_url=stack.base_url, timeout=60) as http:
-        return await http.post(
-            "/v1/chat/completions",
-            json={"model": route, "messages": [{"role": "user", "content": content}]},
-            headers={"Authorization": f"Bearer {stack.api_key}"},
-        )
 
 
 async def test_a_failing_variant_falls_back_and_still_counts_as_failed(stack) -> None:

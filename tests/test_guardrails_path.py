@@ -11,6 +11,7 @@ import pytest
 from contracts.guardrails import DirectionPolicy, GuardrailPolicy
 from store.outcomes import outcomes_for_request
 from tests.conftest import publish_echo_route
+from tests.gateway_calls import ask
 from tests.request_history import finished_workflow, provider_calls
 from tests.test_encryption import show_workflow, temporal_files_bytes
 
@@ -33,15 +34,6 @@ def guarded_route(stack) -> str:
     # The echo model answers with what it was sent, which shows what crossed to the provider.
     publish_echo_route(stack.engine, "guarded", POLICY)
     return "guarded"
-
-
-async def ask(stack, route: str, content: str) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as http:
-        return await http.post(
-            "/v1/chat/completions",
-            json={"model": route, "messages": [{"role": "user", "content": content}]},
-            headers={"Authorization": f"Bearer {stack.api_key}"},
-        )
 
 
 async def provider_input(stack, request_id: str) -> str:

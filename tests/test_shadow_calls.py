@@ -12,6 +12,7 @@ from contracts.routing import RouteTarget, ShadowTarget
 from gateway.shadow_calls import sampled
 from store.outcomes import outcomes_for_request
 from store.routes import RouteConfig, publish_routes
+from tests.gateway_calls import ask
 
 BASE = RouteTarget(
     variant="base", provider="simulated", model="sim-fast", options={"error_rate": 0}
@@ -32,15 +33,6 @@ def shadowed(name: str, candidate_options: dict, sample: float = 1.0) -> RouteCo
             sample=sample,
         ),
     )
-
-
-async def ask(stack, route: str, content: str = "hello") -> httpx.Response:
-    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as http:
-        return await http.post(
-            "/v1/chat/completions",
-            json={"model": route, "messages": [{"role": "user", "content": content}]},
-            headers={"Authorization": f"Bearer {stack.api_key}"},
-        )
 
 
 async def rows_by_arm(stack, request_id: str, wanted: int, seconds: float = 15) -> dict:
