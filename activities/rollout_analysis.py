@@ -71,12 +71,21 @@ def statistic_of(arm: dict[str, Any], metric: str) -> Proportion | Mean | Latenc
 
 
 def judge_step(
-    spec: RolloutSpec, min_requests: int, share: float | None, looks: list[dict[str, Any]]
+    spec: RolloutSpec,
+    min_requests: int,
+    share: float | None,
+    looks: list[dict[str, Any]],
+    fixed_baseline: bool = False,
 ) -> Decision:
     """The decision at the last of `looks` (each {"baseline": ..., "candidate": ...} totals)."""
     judge = MultiMetricJudge(
         metric_specs(spec),
-        DecisionSettings(alpha=spec.alpha, min_samples=min_requests, candidate_share=share),
+        DecisionSettings(
+            alpha=spec.alpha,
+            min_samples=min_requests,
+            candidate_share=share,
+            fixed_baseline=fixed_baseline,
+        ),
     )
     decision = None
     for look in looks:
@@ -88,6 +97,8 @@ def judge_step(
                 m.name: (statistic_of(baseline, m.name), statistic_of(candidate, m.name))
                 for m in spec.metrics
             },
+            # Looks stored before bakes existed could always pass.
+            may_pass=look.get("may_pass", True),
         )
     assert decision is not None, "a step is judged after at least one look"
     return decision
@@ -145,29 +156,45 @@ class RolloutAnalysisActivities:
 
     @activity.defn(name="rollout_look")
     async def look(self, look: LookInput) -> LookDecision:
-        return await asyncio.to_thread(self._look, look)
+        return await asyncio.to_thread(self.judge_look, look)
 
-    def _look(self, look: LookInput) -> LookDecision:
+    def judge_look(self, look: LookInput) -> LookDecision:
+        """Read both arms' totals for this look, store them, and judge the step so far."""
         spec = look.spec
         candidate = spec.candidate.variant
         # The baseline's answering rows against the candidate's: answering too in a traffic
         # step, copies of a sample (the shadow arm) in a shadow stage.
         arms = ("primary",) if look.candidate_arm == "primary" else ("primary", look.candidate_arm)
-        totals = arm_totals(
-            self._engine, spec.route, [look.baseline, candidate], look.since, arms=arms
-        )
+        if look.baseline_window is None:
+            totals = arm_totals(
+                self._engine, spec.route, [look.baseline, candidate], look.since, arms=arms
+            )
+            baseline, candidate_totals = totals[look.baseline], totals[candidate]
+        else:
+            # Blue-green: the baseline's rows from before the switch, the candidate's since.
+            since, until = look.baseline_window
+            baseline = arm_totals(self._engine, spec.route, [look.baseline], since, until)[
+                look.baseline
+            ]
+            candidate_totals = arm_totals(
+                self._engine, spec.route, [candidate], look.since, arms=arms
+            )[candidate]
         save_look(
             self._engine,
             look.rollout_id,
             look.step,
             look.look,
             {
-                "baseline": totals_to_json(totals[look.baseline]),
-                "candidate": totals_to_json(totals[candidate]),
+                "baseline": totals_to_json(baseline),
+                "candidate": totals_to_json(candidate_totals),
+                "may_pass": look.may_pass,
             },
         )
         looks = looks_of_step(self._engine, look.rollout_id, look.step)[: look.look]
-        return summarized(judge_step(spec, look.min_requests, look.share, looks), looks[-1])
+        decision = judge_step(
+            spec, look.min_requests, look.share, looks, look.baseline_window is not None
+        )
+        return summarized(decision, looks[-1])
 
     @activity.defn(name="record_rollout_decision")
     async def record(self, decision: DecisionRecord) -> bool:

@@ -102,7 +102,7 @@ def simulate(
             arm_rows(rng, route, "baseline", BASELINE_ERRORS, at, per_look, look)
             + arm_rows(rng, route, "candidate", KINDS[kind], at, per_look, look),
         )
-        decision = analysis._look(
+        decision = analysis.judge_look(
             LookInput(
                 rollout_id=f"rollout-{route}",
                 spec=spec,

@@ -60,11 +60,14 @@ class Candidate(BaseModel, extra="forbid"):
     )
 
 
+STEP_TIME_LIMIT = timedelta(minutes=30)
+
+
 class Step(BaseModel, extra="forbid"):
     weight: float = Field(gt=0, le=100, description="Percent of the route's traffic.")
     min_requests: int = Field(200, ge=1, description="Per arm, before the step can pass.")
     time_limit: Duration = Field(
-        timedelta(minutes=30), description="Then the rollout applies on_inconclusive."
+        STEP_TIME_LIMIT, description="Then the rollout applies on_inconclusive."
     )
 
 
@@ -135,8 +138,13 @@ class RolloutSpec(BaseModel, extra="forbid"):
     )
     bake: Duration = Field(
         timedelta(minutes=10),
-        description="Blue-green: how long all traffic stays on the candidate while a failure "
-        "still rolls back at once.",
+        description="Blue-green: how long all traffic stays on the candidate, a failure still "
+        "rolling it back at once, before it can become the baseline.",
+    )
+    baseline_window: Duration = Field(
+        timedelta(hours=1),
+        description="Blue-green: the baseline's outcomes over this period before the switch are "
+        "what the candidate is compared with (no baseline traffic is left after it).",
     )
     analysis: Analysis = Field(default_factory=Analysis)
     metrics: list[Metric] = Field(default_factory=default_metrics, min_length=1)
@@ -153,12 +161,18 @@ class RolloutSpec(BaseModel, extra="forbid"):
             raise ValueError(f"each metric may be listed once: {names}")
         if self.strategy == "shadow" and self.steps:
             raise ValueError("a shadow rollout never exposes the candidate: it takes no steps")
+        if self.strategy == "shadow" and self.shadow is None:
+            raise ValueError("a shadow rollout needs its shadow settings (or the defaults)")
         if self.strategy == "blue-green" and self.steps and [s.weight for s in self.steps] != [100]:
             raise ValueError("a blue-green rollout has one step, 100% of traffic")
-        if self.steps is None and self.strategy != "shadow":
-            weights = CANARY_STEPS if self.strategy == "canary" else (100.0,)
-            self.steps = [Step(weight=w) for w in weights]
+        if self.steps is None and self.strategy == "canary":
+            self.steps = [Step(weight=w) for w in CANARY_STEPS]
+        if self.steps is None and self.strategy == "blue-green":
+            # Time after the bake for a verdict the bake alone did not reach.
+            self.steps = [Step(weight=100, time_limit=max(STEP_TIME_LIMIT, 2 * self.bake))]
         weights = [s.weight for s in self.steps or []]
+        if self.strategy == "blue-green" and self.steps and self.steps[0].time_limit < self.bake:
+            raise ValueError("the blue-green step's time_limit must be at least the bake")
         if any(later <= earlier for earlier, later in itertools.pairwise(weights)):
             raise ValueError(f"step weights must rise from step to step: {weights}")
         if self.analysis.interval <= timedelta(0):
@@ -191,8 +205,9 @@ def load_rollout_spec(path: Path) -> RolloutSpec:
 
 # --- what the rollout workflow, its activities and its controls exchange ----------------------
 
-RolloutStatusName = Literal["running", "paused", "promoted", "rolled_back", "aborted"]
-FINAL_STATUSES: frozenset[str] = frozenset({"promoted", "rolled_back", "aborted"})
+RolloutStatusName = Literal["running", "paused", "promoted", "passed", "rolled_back", "aborted"]
+"""`passed` ends a shadow rollout whose candidate proved not worse: compared, never exposed."""
+FINAL_STATUSES: frozenset[str] = frozenset({"promoted", "passed", "rolled_back", "aborted"})
 
 
 def rollout_id(route: str) -> str:
@@ -265,6 +280,11 @@ class LookInput(BaseModel):
     """The candidate's configured share of the two arms' traffic, for the sample-ratio test;
     None in a shadow stage, whose requests are copies rather than a split."""
     since: datetime
+    baseline_window: tuple[datetime, datetime] | None = None
+    """Blue-green at all traffic: the baseline's rows from this window before the switch stand
+    for its arm (there are no current ones); None compares both arms since `since`."""
+    may_pass: bool = True
+    """False while a blue-green bake runs: the look tests only for harm."""
     candidate_arm: str = "primary"
     """'shadow' in a shadow stage: the candidate's outcome rows are on that arm."""
     min_requests: int = 200

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from contracts.rollout import FINAL_STATUSES
 from devstack.supervisor import Stack
 from devstack.traffic import TrafficGenerator
 
@@ -66,7 +67,7 @@ class DemoRollouts:
         statuses = {}
         if listed.returncode == 0:
             statuses = {row["id"]: row["status"] for row in json.loads(listed.stdout or "[]")}
-        ended = all(statuses.get(i) in ("promoted", "rolled_back", "aborted") for i in self._ids)
+        ended = all(statuses.get(i) in FINAL_STATUSES for i in self._ids)
         if ended or time.monotonic() - self._started > MOST_SECONDS:
             self.stop()
             summary = ", ".join(f"{i}: {statuses.get(i, 'unknown')}" for i in self._ids)

@@ -13,18 +13,21 @@ latency, cost per request, guardrail block rate):
    every one of these rejections, an intersection-union test, which needs no split of alpha.
 5. Otherwise INCONCLUSIVE: keep collecting.
 
-All p-values are always-valid (experiments.sequential), so the decision may be re-taken at every
-look. Tail latency is compared through the share of requests slower than the baseline's quantile,
-fixed at the first look that has enough baseline data, so that its counts stay cumulative.
+All p-values are always-valid (experiments.sequential; experiments.historical when the baseline
+is a fixed sample from before), so the decision may be re-taken at every look. Tail latency is
+compared through the share of requests slower than the baseline's quantile, fixed at the first
+look that has enough baseline data, so that its counts stay cumulative.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from experiments.historical import FixedBaselineTest
 from experiments.sequential import Direction, LookResult, SequentialTest, TestSettings
 from experiments.srm import SequentialSRM, SequentialSRMResult, update
 from experiments.statistics import LatencyHistogram, Mean, Proportion
@@ -63,6 +66,9 @@ class DecisionSettings:
     srm_alpha: float = 0.001
     candidate_share: float | None = None
     """The configured share of traffic on the candidate; None skips the SRM gate."""
+    fixed_baseline: bool = False
+    """The baseline is a sample from before the comparison that no longer grows (blue-green):
+    each metric is tested by experiments.historical instead of sequentially."""
 
 
 @dataclass(frozen=True)
@@ -113,7 +119,7 @@ class MultiMetricJudge:
             else None
         )
 
-    def _test_for(self, metric: MetricSpec) -> SequentialTest:
+    def _test_for(self, metric: MetricSpec) -> SequentialTest | FixedBaselineTest:
         settings = TestSettings(
             alpha=self.settings.alpha,
             direction=metric.direction,
@@ -122,6 +128,8 @@ class MultiMetricJudge:
             min_samples=self.settings.min_samples,
         )
         kind = "mean" if metric.kind == "mean" else "proportion"
+        if self.settings.fixed_baseline:
+            return FixedBaselineTest(kind, settings)
         return SequentialTest(kind, settings)
 
     def look(
@@ -129,15 +137,19 @@ class MultiMetricJudge:
         baseline_requests: int,
         candidate_requests: int,
         stats: Mapping[str, tuple[Statistic, Statistic]],
+        may_pass: bool = True,
     ) -> Decision:
-        """`stats[name]` = (baseline, candidate) cumulative statistics of each metric."""
+        """`stats[name]` = (baseline, candidate) cumulative statistics of each metric.
+
+        `may_pass` False (a blue-green bake still running) tests only for harm at this look, so
+        with a fixed baseline no share of alpha is spent on a pass that could not be taken."""
         missing = [m.name for m in self.metrics if m.name not in stats]
         if missing:
             raise ValueError(f"no statistics for metrics {missing}")
         srm_result = None
         if self._srm is not None:
             self._srm, srm_result = update(self._srm, [baseline_requests, candidate_requests])
-        results = {m.name: self._look_metric(m, *stats[m.name]) for m in self.metrics}
+        results = {m.name: self._look_metric(m, *stats[m.name], may_pass) for m in self.metrics}
         common = dict(
             baseline_n=baseline_requests,
             candidate_n=candidate_requests,
@@ -187,21 +199,25 @@ class MultiMetricJudge:
         )
 
     def _look_metric(
-        self, metric: MetricSpec, baseline: Statistic, candidate: Statistic
+        self, metric: MetricSpec, baseline: Statistic, candidate: Statistic, may_pass: bool
     ) -> LookResult:
         test = self._tests[metric.name]
+        if isinstance(test, FixedBaselineTest):
+            look = functools.partial(test.look, may_pass=may_pass)
+        else:
+            look = test.look
         if metric.kind != "quantile":
-            return test.look(baseline, candidate)  # type: ignore[arg-type]
+            return look(baseline, candidate)  # type: ignore[arg-type]
         if not (isinstance(baseline, LatencyHistogram) and isinstance(candidate, LatencyHistogram)):
             raise TypeError(f"metric {metric.name!r} takes latency histograms")
         threshold = self._thresholds.get(metric.name)
         if threshold is None:
             if baseline.n < self.settings.min_samples:
                 # No threshold yet: look at empty shares so the test's state stays at zero.
-                return test.look(Proportion(), Proportion())
+                return look(Proportion(), Proportion())
             threshold = baseline.quantile(metric.quantile)
             self._thresholds[metric.name] = threshold
-        return test.look(baseline.exceedance(threshold), candidate.exceedance(threshold))
+        return look(baseline.exceedance(threshold), candidate.exceedance(threshold))
 
     def _evidence(self, results: Mapping[str, LookResult]) -> list[MetricEvidence]:
         """Holm over the harm tests; each acceptance test at the full alpha (see module doc)."""

@@ -47,16 +47,8 @@ class RolloutCommandError(Exception):
 
 def check_startable(engine: Engine, spec: RolloutSpec) -> str:
     """Refuse at once what the workflow could only fail on; the baseline's name if it can start."""
-    unsupported = {
-        "shadow rollouts": spec.strategy == "shadow",
-        # All traffic on the candidate leaves no baseline traffic to compare with: a bake needs
-        # the baseline's figures from before the switch, which the judge does not take yet.
-        "blue-green rollouts": spec.strategy == "blue-green",
-        "prompt templates": spec.candidate.prompt_template is not None,
-    }
-    for what, asked in unsupported.items():
-        if asked:
-            raise RolloutCommandError(f"{what} are not supported yet; use a canary")
+    if spec.candidate.prompt_template is not None:
+        raise RolloutCommandError("prompt templates are not supported yet")
     found = live_config(engine, spec.route)
     if found is None:
         raise RolloutCommandError(f"no route named {spec.route!r}")

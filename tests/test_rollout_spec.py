@@ -47,6 +47,8 @@ def test_strategies_get_their_own_steps() -> None:
     blue_green = RolloutSpec(route="r", candidate=candidate, strategy="blue-green", bake="15m")
     assert [s.weight for s in blue_green.steps or []] == [100]
     assert blue_green.bake == timedelta(minutes=15)
+    long_bake = RolloutSpec(route="r", candidate=candidate, strategy="blue-green", bake="1h")
+    assert long_bake.steps is not None and long_bake.steps[0].time_limit == timedelta(hours=2)
     assert RolloutSpec(route="r", candidate=candidate, strategy="shadow").steps is None
     quality = RolloutSpec(
         route="r", candidate=candidate, metrics=[{"name": "quality", "margin": 0.02}]
@@ -64,6 +66,12 @@ def test_strategies_get_their_own_steps() -> None:
         (MINIMAL + "steps: [{weight: 150}]\n", "steps.0.weight"),
         (MINIMAL + "baseline: smart\n", "variant name of its own"),
         (MINIMAL.replace("canary", "shadow") + "steps: [{weight: 5}]\n", "takes no steps"),
+        (MINIMAL.replace("canary", "shadow") + "shadow: null\n", "needs its shadow settings"),
+        (
+            MINIMAL.replace("canary", "blue-green")
+            + "bake: 1h\nsteps: [{weight: 100, time_limit: 30m}]\n",
+            "at least the bake",
+        ),
         (
             MINIMAL + "metrics: [{name: error_rate, margin: 0}, {name: error_rate, margin: 0}]\n",
             "once",

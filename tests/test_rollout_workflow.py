@@ -18,7 +18,7 @@ from operations.rollouts import (
     start_rollout,
 )
 from store.rollout_records import decisions_of
-from store.routes import live_targets
+from store.routes import live_config, live_targets
 from tests.rollout_helpers import BASELINE_ERRORS, finished, publish_baseline, spec_for, traffic
 
 
@@ -122,14 +122,6 @@ async def test_a_rollout_the_route_cannot_take_is_refused_at_start(stack) -> Non
             spec_for("ro-missing", 0.0),
             stack.settings.control_task_queue,
         )
-    publish_baseline(stack, "ro-shadow")
-    with pytest.raises(RolloutCommandError, match="not supported yet"):
-        await start_rollout(
-            stack.client,
-            stack.engine,
-            spec_for("ro-shadow", 0.0, strategy="shadow", steps=None),
-            stack.settings.control_task_queue,
-        )
 
 
 async def test_a_paused_rollout_still_ends_at_its_time_limit(stack) -> None:
@@ -168,15 +160,7 @@ async def test_a_shadow_stage_judges_copies_before_any_client_sees_the_candidate
     # The shadow stage compared the baseline's answers with the candidate's copies.
     shadow_look = decisions[0].evidence
     assert shadow_look["candidate_share"] is None and shadow_look["candidate_requests"] >= 100
-    with stack.engine.connect() as connection:
-        arms = dict(
-            connection.execute(
-                text(
-                    "SELECT arm, count(*) FROM outcomes WHERE route = 'ro-shadowed' "
-                    "AND variant = 'next' GROUP BY arm"
-                )
-            ).all()
-        )
+    arms = _rows_by_arm(stack, "ro-shadowed", "next")
     assert arms["shadow"] >= 100 and arms["primary"] >= 100
 
 
@@ -249,3 +233,120 @@ async def test_an_operator_promotes_a_step_then_all_the_way(stack) -> None:
     assert (state.status, state.stage) == ("promoted", "active")
     _version, targets = live_targets(stack.engine, "ro-promoted-by-hand")
     assert [(t.variant, t.weight) for t in targets] == [("next", 1.0)]
+
+
+async def test_a_shadow_rollout_compares_and_never_exposes_the_candidate(stack) -> None:
+    publish_baseline(stack, "ro-compared")
+    spec = spec_for(
+        "ro-compared",
+        candidate_errors=BASELINE_ERRORS,
+        strategy="shadow",
+        steps=None,
+        shadow={"sample": 1.0, "min_requests": 100, "time_limit": "60s"},
+    )
+    queue = stack.settings.control_task_queue
+    async with traffic(stack, "ro-compared"):
+        started = await start_rollout(stack.client, stack.engine, spec, queue)
+        with pytest.raises(RolloutCommandError, match="never exposes its candidate"):
+            await control_rollout(stack.client, started, "promote_full")
+        state = await finished(stack, started)
+    assert (state.status, state.stage) == ("passed", "baseline")
+    decisions = decisions_of(stack.engine, state.record_id)
+    assert [(d.stage, d.outcome, d.action) for d in decisions] == [
+        ("shadow 100%", "PASS", "advance")
+    ]
+    # The route serves what it served, without the shadow; no client ever got the candidate.
+    config = live_config(stack.engine, "ro-compared")
+    assert config is not None
+    assert [(t.variant, t.weight) for t in config[1].targets] == [("base", 1.0)]
+    assert config[1].shadow is None
+    assert _rows_by_arm(stack, "ro-compared", "next").keys() == {"shadow"}
+
+
+async def test_blue_green_bakes_all_traffic_against_the_baseline_before_the_switch(stack) -> None:
+    publish_baseline(stack, "ro-blue-green")
+    spec = spec_for(
+        "ro-blue-green",
+        candidate_errors=BASELINE_ERRORS,
+        strategy="blue-green",
+        steps=[{"weight": 100, "min_requests": 100, "time_limit": "60s"}],
+        bake="4s",
+        baseline_window="60s",
+    )
+    queue = stack.settings.control_task_queue
+    async with traffic(stack, "ro-blue-green") as sent:
+        # The baseline's figures from before the switch are what the candidate answers to.
+        while sent[0] < 300:
+            await asyncio.sleep(0.1)
+        started = await start_rollout(stack.client, stack.engine, spec, queue)
+        for _ in range(100):
+            shown = await rollout_status(stack.client, started)
+            if shown["stage"] == "blue-green 100%":
+                break
+            await asyncio.sleep(0.1)
+        assert shown["weights"] == {"base": 0.0, "next": 1.0}
+        state = await finished(stack, started)
+    assert (state.status, state.stage) == ("promoted", "active")
+    [decision] = decisions_of(stack.engine, state.record_id)
+    assert (decision.outcome, decision.action) == ("PASS", "advance")
+    # Looks come a second apart: the step passed only once its four-second bake was over.
+    assert decision.look >= 4
+    evidence = decision.evidence
+    assert evidence["candidate_share"] is None and evidence["srm_p_value"] is None
+    assert evidence["baseline_requests"] >= 100 and evidence["candidate_requests"] >= 100
+
+
+async def test_blue_green_rolls_back_at_once_during_its_bake(stack) -> None:
+    publish_baseline(stack, "ro-blue-green-worse")
+    spec = spec_for(
+        "ro-blue-green-worse",
+        candidate_errors=0.85,
+        strategy="blue-green",
+        steps=[{"weight": 100, "min_requests": 100, "time_limit": "90s"}],
+        bake="60s",
+    )
+    queue = stack.settings.control_task_queue
+    async with traffic(stack, "ro-blue-green-worse") as sent:
+        while sent[0] < 300:
+            await asyncio.sleep(0.1)
+        started = await start_rollout(stack.client, stack.engine, spec, queue)
+        state = await finished(stack, started, seconds=50)
+    assert (state.status, state.stage) == ("rolled_back", "baseline")
+    [decision] = decisions_of(stack.engine, state.record_id)
+    assert (decision.outcome, decision.action) == ("FAIL", "rollback")
+    _version, targets = live_targets(stack.engine, "ro-blue-green-worse")
+    assert [(t.variant, t.weight) for t in targets] == [("base", 1.0)]
+
+
+async def test_blue_green_without_baseline_figures_never_promotes(stack) -> None:
+    publish_baseline(stack, "ro-blue-green-blind")
+    spec = spec_for(
+        "ro-blue-green-blind",
+        candidate_errors=0.0,
+        strategy="blue-green",
+        steps=[{"weight": 100, "min_requests": 100, "time_limit": "4s"}],
+        bake="1s",
+        on_inconclusive="rollback",
+    )
+    queue = stack.settings.control_task_queue
+    # Traffic only after the switch: the candidate has requests, the baseline none before it.
+    started = await start_rollout(stack.client, stack.engine, spec, queue)
+    async with traffic(stack, "ro-blue-green-blind"):
+        state = await finished(stack, started, seconds=30)
+    assert state.status == "rolled_back"
+    [decision] = decisions_of(stack.engine, state.record_id)
+    assert decision.outcome == "INCONCLUSIVE" and decision.evidence["baseline_requests"] == 0
+    assert decision.evidence["candidate_requests"] >= 100
+
+
+def _rows_by_arm(stack, route: str, variant: str) -> dict[str, int]:
+    with stack.engine.connect() as connection:
+        return dict(
+            connection.execute(
+                text(
+                    "SELECT arm, count(*) FROM outcomes WHERE route = :route "
+                    "AND variant = :variant GROUP BY arm"
+                ),
+                {"route": route, "variant": variant},
+            ).all()
+        )

@@ -7,8 +7,11 @@ step's time limit and then applies `on_inconclusive`. After the last step the ca
 the route's baseline. Pause, resume, promote (skip the current step), promote-full and abort
 arrive as updates, applied between looks; the query `status` answers with the whole state.
 
-The spec's shadow stage needs shadow calls in the request path, which do not exist yet: this
-workflow starts with the first traffic step, and a `shadow` strategy is refused at start.
+The strategies differ only in their stages: a canary has the shadow stage and its traffic
+steps; blue-green the shadow stage and one step at all traffic, which cannot pass before its bake
+has ended and compares the candidate with the baseline's rows from before the switch (no
+baseline traffic is left to compare with); a shadow rollout only the shadow stage, after which it
+ends `passed` or `rolled_back` with the route as it was.
 
 Workflow code: deterministic; activities are called by name so the sandbox never imports the
 store or the statistics.
@@ -40,7 +43,12 @@ with workflow.unsafe.imports_passed_through():
 STEP = {
     # Looks and traffic changes are quick: a worker killed during one hands it on within this.
     "start_to_close_timeout": timedelta(seconds=15),
-    "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=30)),
+    # A look or change that fails on its input fails the same way every time: the rollout ends
+    # (aborted, the candidate taken out) rather than retrying it until its time limit.
+    "retry_policy": RetryPolicy(
+        maximum_interval=timedelta(seconds=30),
+        non_retryable_error_types=["ValueError", "TypeError", "KeyError"],
+    ),
 }
 # Outcomes count from a little after a new route version goes live: gateways keep live routes
 # for a second, and requests already in flight still carry the previous weights.
@@ -57,11 +65,15 @@ class Stage:
     shadow_sample: float | None
     min_requests: int
     time_limit: timedelta
+    bake: timedelta = timedelta(0)
+    """A PASS before the stage has run this long waits for it (a FAIL does not)."""
+    compares_before_switch: bool = False
+    """The baseline's arm is its rows from before the stage: it serves no traffic during it."""
 
 
 def stages_of(spec: RolloutSpec, with_shadow: bool) -> list[Stage]:
     stages = []
-    if with_shadow and spec.shadow is not None and spec.strategy == "canary":
+    if with_shadow and spec.shadow is not None:
         shadow = spec.shadow
         stages.append(
             Stage(
@@ -72,14 +84,17 @@ def stages_of(spec: RolloutSpec, with_shadow: bool) -> list[Stage]:
                 shadow.time_limit,
             )
         )
+    blue_green = spec.strategy == "blue-green"
     for step in spec.steps or []:
         stages.append(
             Stage(
-                name=f"canary {step.weight:g}%",
+                name="blue-green 100%" if blue_green else f"canary {step.weight:g}%",
                 share=step.weight / 100,
                 shadow_sample=None,
                 min_requests=step.min_requests,
                 time_limit=step.time_limit,
+                bake=spec.bake if blue_green else timedelta(0),
+                compares_before_switch=blue_green,
             )
         )
     return stages
@@ -89,6 +104,7 @@ def stages_of(spec: RolloutSpec, with_shadow: bool) -> list[Stage]:
 class RolloutWorkflow:
     @workflow.init
     def __init__(self, rollout: RolloutInput) -> None:
+        self._strategy = rollout.spec.strategy
         # The state exists before run() starts, so a control that arrives with the start is
         # validated against a running rollout rather than refused.
         self._state: RolloutState = rollout.state or RolloutState(route=rollout.spec.route)
@@ -138,6 +154,10 @@ class RolloutWorkflow:
                 await self._end(spec, state, verdict, state.decisions[-1])
                 return
             index = len(stages) if verdict == "promote_full" else index + 1
+        if spec.strategy == "shadow":
+            reason = "the candidate is not worse; the route serves what it served"
+            await self._end(spec, state, "passed", reason)
+            return
         await self._set_traffic(spec, state, 1.0, "active", promote=True)
         await self._end(spec, state, "promoted", "the candidate is the route's baseline")
 
@@ -153,6 +173,10 @@ class RolloutWorkflow:
         'aborted'."""
         assert state.stage_started is not None
         since = state.stage_started + SETTLING
+        baseline_window = None
+        if step.compares_before_switch:
+            baseline_window = (state.stage_started - spec.baseline_window, state.stage_started)
+        baked_at = state.stage_started + step.bake
         if state.step_ends is None:
             state.step_ends = workflow.now() + step.time_limit
             state.look = 0
@@ -179,9 +203,14 @@ class RolloutWorkflow:
                     baseline=state.baseline or "",
                     step=index,
                     look=state.look,
-                    # Shadow calls copy a sample of the requests: no split to check.
-                    share=None if step.shadow_sample is not None else step.share,
+                    # Shadow calls copy a sample of the requests, and a blue-green step compares
+                    # with the past: no split to check in either.
+                    share=None
+                    if step.shadow_sample is not None or step.compares_before_switch
+                    else step.share,
                     since=since,
+                    baseline_window=baseline_window,
+                    may_pass=workflow.now() >= baked_at,
                     candidate_arm="shadow" if step.shadow_sample is not None else "primary",
                     min_requests=step.min_requests,
                 ),
@@ -190,6 +219,11 @@ class RolloutWorkflow:
                 **STEP,
             )
             state.last_decision = decision
+            if decision.outcome == "PASS" and workflow.now() < baked_at:
+                workflow.set_current_details(
+                    f"{state.stage}: {_explained(decision)}, baking until {baked_at:%H:%M:%S} UTC"
+                )
+                continue
             if decision.outcome == "PASS":
                 await self._decide(spec, state, "PASS", "advance", _explained(decision))
                 return "advance"
@@ -399,6 +433,7 @@ class RolloutWorkflow:
 
     @promote.validator
     def _validate_promote(self) -> None:
+        self._require_exposable()
         self._require("running", "paused")
 
     @workflow.update
@@ -407,7 +442,14 @@ class RolloutWorkflow:
 
     @promote_full.validator
     def _validate_promote_full(self) -> None:
+        self._require_exposable()
         self._require("running", "paused")
+
+    def _require_exposable(self) -> None:
+        if self._strategy == "shadow":
+            raise ValueError(
+                "a shadow rollout never exposes its candidate: abort ends it, a canary rolls it out"
+            )
 
     @workflow.update
     async def abort(self) -> ControlResult:
