@@ -55,6 +55,7 @@ def with_candidate_share(config: RouteConfig, change: TrafficChange) -> tuple[Ro
         provider=change.candidate.provider,
         model=change.candidate.model,
         options=change.candidate.options,
+        system_prompt=change.candidate.system_prompt,
         weight=pool * change.share,
     )
     targets: list[RouteTarget] = []

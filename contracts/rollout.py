@@ -55,8 +55,11 @@ class Candidate(BaseModel, extra="forbid"):
     options: dict[str, Any] = Field(
         default_factory=dict, description="Provider settings, as a route variant's options."
     )
-    prompt_template: str | None = Field(
-        None, description="A system prompt for the candidate; the baseline's requests keep theirs."
+    system_prompt: str | None = Field(
+        None,
+        description="Sent first, as a system message, in every request the candidate answers: "
+        "a prompt change rolls out like a model change (the same provider and model, a new "
+        "prompt).",
     )
 
 

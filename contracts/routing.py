@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from contracts.chat import ChatMessage, ChatRequest
 from contracts.guardrails import GuardrailPolicy
 
 
@@ -17,6 +18,22 @@ class RouteTarget(BaseModel):
     options: dict[str, Any] = Field(
         default_factory=dict, description="Provider-specific settings for this variant."
     )
+    system_prompt: str | None = Field(
+        None,
+        description="Sent first, as a system message, in every request this variant answers: a "
+        "prompt change is a new variant and rolls out as a model change does.",
+    )
+
+
+def prompted(chat: ChatRequest, target: RouteTarget) -> ChatRequest:
+    """The request as `target` is sent it: behind its variant's system prompt, if it has one.
+
+    The client's own messages, system ones included, follow unchanged: the operator's prompt sets
+    the frame and the client's instructions still apply within it."""
+    if target.system_prompt is None:
+        return chat
+    prompt = ChatMessage(role="system", content=target.system_prompt)
+    return chat.model_copy(update={"messages": [prompt, *chat.messages]})
 
 
 class ShadowTarget(BaseModel):

@@ -26,7 +26,7 @@ from activities.providers import ProviderError, ProviderRegistry
 from activities.request_steps import settle_outcome
 from contracts.chat import ChatResponse
 from contracts.request import RequestError, RequestInput
-from contracts.routing import ShadowTarget
+from contracts.routing import ShadowTarget, prompted
 from gateway.metrics import GatewayMetrics
 from guardrails.findings import Registry
 from workflows.provider_chain import request_error_of
@@ -117,7 +117,7 @@ class ShadowCalls:
         """The candidate's answer, retried by the answering calls' policy; or its error."""
         assert request.admitted is not None and request.admitted.checked is not None
         provider = self._registry.get(shadow.target.provider)
-        chat = request.admitted.checked.chat
+        chat = prompted(request.admitted.checked.chat, shadow.target)
         policy = PROVIDER_RETRY
         delay = policy.initial_interval.total_seconds()
         ceiling = (policy.maximum_interval or policy.initial_interval).total_seconds()

@@ -47,8 +47,6 @@ class RolloutCommandError(Exception):
 
 def check_startable(engine: Engine, spec: RolloutSpec) -> str:
     """Refuse at once what the workflow could only fail on; the baseline's name if it can start."""
-    if spec.candidate.prompt_template is not None:
-        raise RolloutCommandError("prompt templates are not supported yet")
     found = live_config(engine, spec.route)
     if found is None:
         raise RolloutCommandError(f"no route named {spec.route!r}")

@@ -220,6 +220,7 @@ def _publish_one(session: Session, name: str, change: ConfigChange) -> PublishRe
                 model=target.model,
                 weight=target.weight,
                 options=target.options,
+                system_prompt=target.system_prompt,
             )
         )
     session.flush()
@@ -243,6 +244,7 @@ def _config_at(session: Session, name: str, version: int) -> RouteConfig:
                 model=v.model,
                 weight=v.weight,
                 options=v.options,
+                system_prompt=v.system_prompt,
             )
             for v in variants
         ],

@@ -302,6 +302,27 @@ def test_0004_adds_a_shadow_to_route_versions_and_takes_it_back_keeping_rows(
     assert (version, config.shadow, config.targets[0].variant) == (1, None, "base")
 
 
+def test_0005_adds_a_system_prompt_to_route_variants_and_takes_it_back_keeping_rows(
+    engine: Engine,
+) -> None:
+    prompted_variant = RouteTarget(
+        variant="base", provider="simulated", model="sim-fast", system_prompt="Answer briefly."
+    )
+    publish_routes(engine, [RouteConfig(name="prompted", targets=[prompted_variant])])
+    assert live_config(engine, "prompted")[1].targets == [prompted_variant]
+    with engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "0004")
+    assert "system_prompt" not in column_names(engine, "route_variants")
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "head")
+    version, config = live_config(engine, "prompted")
+    assert (version, config.targets[0].variant, config.targets[0].system_prompt) == (
+        1,
+        "base",
+        None,
+    )
+
+
 # --- adopting a database made before migrations ---
 
 
@@ -319,6 +340,7 @@ def test_a_database_made_before_migrations_is_adopted_with_its_rows(
         "Running upgrade 0001 -> 0002",
         "Running upgrade 0002 -> 0003",
         "Running upgrade 0003 -> 0004",
+        "Running upgrade 0004 -> 0005",
     ]
     assert schema_revision(bare_engine) == head_revision()
     assert differences(bare_engine) == []
@@ -422,8 +444,8 @@ def test_create_revision_writes_what_the_database_lacks(engine: Engine, tmp_path
     with engine.begin() as connection:
         connection.execute(text("DROP INDEX ix_outcomes_tenant_id"))
     path = create_revision(engine, "restore an index", directory=directory)
-    assert path == directory / "versions" / "0005_restore_an_index.py"
+    assert path == directory / "versions" / "0006_restore_an_index.py"
     source = path.read_text(encoding="utf-8")
-    assert "down_revision = '0004'" in source
+    assert "down_revision = '0005'" in source
     upgrade = source[source.index("def upgrade") : source.index("def downgrade")]
     assert re.search(r"create_index\((batch_)?op\.f\('ix_outcomes_tenant_id'\)", upgrade)

@@ -12,8 +12,10 @@ import pytest
 import uvicorn
 
 from configuration.settings import ProviderConfig
+from contracts.routing import RouteTarget
 from gateway.app import create_app
 from store.outcomes import outcomes_for_request
+from store.routes import publish_route
 from tests.bedrock_converse_server import BedrockConverseServer
 from tests.conftest import free_port
 from tests.gemini_server import GeminiServer
@@ -42,9 +44,14 @@ WEATHER = {
 
 
 @pytest.fixture(scope="module")
-async def gateway(stack):
+def openai_server():
+    with OpenAICompatServer(api_key=OPENAI_KEY) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+async def gateway(stack, openai_server):
     with contextlib.ExitStack() as servers:
-        openai_server = servers.enter_context(OpenAICompatServer(api_key=OPENAI_KEY))
         gemini_server = servers.enter_context(GeminiServer(GEMINI_KEY))
         bedrock_server = servers.enter_context(BedrockConverseServer())
         patch = pytest.MonkeyPatch()
@@ -150,3 +157,37 @@ async def test_tool_calls_round_trip_through_the_gateway(gateway, model) -> None
     final = await gateway.chat.completions.create(model=model, messages=messages, tools=[WEATHER])
     assert final.choices[0].finish_reason == "stop"
     assert final.choices[0].message.content and not final.choices[0].message.tool_calls
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+async def test_a_variants_system_prompt_goes_first_to_the_provider(
+    stack, gateway, openai_server, stream: bool
+) -> None:
+    route = f"prompted-{'streamed' if stream else 'whole'}"
+    prompt = "You answer as the railway's help desk, in one sentence."
+    publish_route(
+        stack.engine,
+        route,
+        [
+            RouteTarget(
+                variant="help-desk",
+                provider="openai-local",
+                model="gpt-4o-mini",
+                system_prompt=prompt,
+            )
+        ],
+    )
+    messages = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "When is the next train?"},
+    ]
+    if stream:
+        chunks = await gateway.chat.completions.create(model=route, messages=messages, stream=True)
+        answer = "".join([c.choices[0].delta.content or "" async for c in chunks if c.choices])
+    else:
+        completion = await gateway.chat.completions.create(model=route, messages=messages)
+        answer = completion.choices[0].message.content or ""
+    assert answer.strip()
+    sent = openai_server.requests[-1]["body"]["messages"]
+    # The variant's prompt first, then the client's messages as the client sent them.
+    assert sent == [{"role": "system", "content": prompt}, *messages]

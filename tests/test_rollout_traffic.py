@@ -67,3 +67,29 @@ def test_an_unclear_baseline_is_refused() -> None:
         "b": 0.5,
         "smart": 0.5,
     }
+
+
+def test_a_prompt_change_rolls_out_as_a_variant_of_its_own() -> None:
+    """Same provider and model, a new system prompt: the candidate carries it at every step and
+    into the baseline's place."""
+    prompt = Candidate(
+        variant="kinder",
+        provider="simulated",
+        model="sim-fast",
+        system_prompt="Answer kindly.",
+    )
+    live = route(variant("base", 1.0))
+    stepped, _ = with_candidate_share(
+        live, TrafficChange(route="support", baseline=None, candidate=prompt, share=0.25)
+    )
+    assert [(t.variant, t.model, t.system_prompt) for t in stepped.targets] == [
+        ("base", "sim-fast", None),
+        ("kinder", "sim-fast", "Answer kindly."),
+    ]
+    promoted, _ = with_candidate_share(
+        stepped,
+        TrafficChange(route="support", baseline="base", candidate=prompt, share=1, promote=True),
+    )
+    assert [(t.variant, t.system_prompt, t.weight) for t in promoted.targets] == [
+        ("kinder", "Answer kindly.", 1.0)
+    ]

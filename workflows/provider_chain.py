@@ -26,7 +26,7 @@ from contracts.request import (
     RequestInput,
     StreamOutputCheck,
 )
-from contracts.routing import RouteTarget
+from contracts.routing import RouteTarget, prompted
 from contracts.steps import SettleInput, SettleResult
 from guardrails.enforcement import streams_live
 from guardrails.stream_guard import needs_guard
@@ -99,7 +99,7 @@ async def call_providers(
         call = ProviderCallInput(
             request_id=request.request_id,
             target=target,
-            chat=checked.chat,
+            chat=prompted(checked.chat, target),
             output_check=output_check,
         )
         try:
