@@ -108,6 +108,12 @@ def _finite(value: float) -> float:
     return value if math.isfinite(value) else 0.0
 
 
+def _bound(value: float) -> float | None:
+    """An interval's end as JSON carries it: None for unbounded (or not yet known), never a
+    stand-in number that would read as a bound."""
+    return value if math.isfinite(value) else None
+
+
 def readable(arm: dict[str, Any], metric: str) -> float:
     """The metric as a person reads it: a rate, p95 in ms, mean cost in USD, mean quality."""
     statistic = statistic_of(arm, metric)
@@ -131,8 +137,8 @@ def summarized(decision: Decision, look: dict[str, Any]) -> LookDecision:
                 baseline=readable(look["baseline"], evidence.spec.name),
                 candidate=readable(look["candidate"], evidence.spec.name),
                 estimate=_finite(evidence.result.estimate),
-                ci_low=_finite(evidence.result.ci[0]),
-                ci_high=_finite(evidence.result.ci[1]),
+                ci_low=_bound(evidence.result.ci[0]),
+                ci_high=_bound(evidence.result.ci[1]),
                 p_value=_finite(evidence.result.p_value),
                 verdict=evidence.result.decision,
                 role=evidence.spec.role,

@@ -258,8 +258,10 @@ class MetricLook(BaseModel):
     baseline: float
     candidate: float
     estimate: float
-    ci_low: float
-    ci_high: float
+    ci_low: float | None
+    ci_high: float | None
+    """The interval's ends; None where it has none yet (no upper bound on a rate's increase
+    before the arms have events to compare)."""
     p_value: float
     verdict: str
     """pass, fail or continue: this metric's own test."""

@@ -1,0 +1,97 @@
+"""The look activity's own logic on a real store: which rows make each arm, how a blue-green look
+reads the baseline from before the switch, and what a decision's record says where the judge has
+no bound yet."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.engine import Engine
+
+from activities.rollout_analysis import RolloutAnalysisActivities
+from contracts.rollout import LookInput, RolloutSpec
+from store.outcomes import record_outcomes
+from tests.test_rollout_stats import outcome
+
+SWITCH = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+def spec(**overrides) -> RolloutSpec:
+    return RolloutSpec.model_validate(
+        {
+            "route": "chat",
+            "candidate": {"variant": "next", "provider": "simulated", "model": "sim-smart"},
+            "metrics": [{"name": "error_rate", "margin": 0.05}],
+            **overrides,
+        }
+    )
+
+
+def rows(variant: str, count: int, errors: int, at: datetime, prefix: str) -> list:
+    return [
+        outcome(f"{prefix}-{i}", variant, "error" if i < errors else "ok", finished_at=at)
+        for i in range(count)
+    ]
+
+
+def blue_green_look(look: int, may_pass: bool) -> LookInput:
+    return LookInput(
+        rollout_id="rollout-chat/1",
+        spec=spec(strategy="blue-green"),
+        baseline="base",
+        step=0,
+        look=look,
+        share=None,
+        since=SWITCH,
+        baseline_window=(SWITCH - timedelta(hours=1), SWITCH),
+        may_pass=may_pass,
+        min_requests=100,
+    )
+
+
+def test_a_blue_green_look_reads_the_baseline_before_the_switch_only(engine: Engine) -> None:
+    record_outcomes(
+        engine,
+        # Counted: the baseline's hour before the switch, the candidate's rows since.
+        rows("base", 400, 8, SWITCH - timedelta(minutes=30), "before")
+        + rows("next", 400, 8, SWITCH + timedelta(minutes=1), "after")
+        # Not counted: the baseline's rows before the window and after the switch (as a
+        # fallback at weight 0 it still answers some), the candidate's before the switch.
+        + rows("base", 500, 500, SWITCH - timedelta(hours=2), "too-early")
+        + rows("base", 50, 50, SWITCH + timedelta(minutes=1), "fallback")
+        + rows("next", 70, 70, SWITCH - timedelta(minutes=5), "shadowed"),
+    )
+    analysis = RolloutAnalysisActivities(engine)
+    baking = analysis.judge_look(blue_green_look(1, may_pass=False))
+    assert (baking.baseline_requests, baking.candidate_requests) == (400, 400)
+    [error_rate] = baking.metrics
+    assert error_rate.baseline == error_rate.candidate == 0.02
+    # Equal, and plenty of requests, but the bake is still running: no pass yet.
+    assert baking.outcome == "INCONCLUSIVE" and baking.srm_p_value is None
+    baked = analysis.judge_look(blue_green_look(2, may_pass=True))
+    assert baked.outcome == "PASS"
+
+
+def test_an_interval_without_an_upper_bound_is_recorded_as_none(engine: Engine) -> None:
+    """Both arms without a single error: the rate ratio has no upper bound yet. The record says
+    so (null), rather than a number that would read as a bound."""
+    record_outcomes(
+        engine,
+        rows("base", 300, 0, SWITCH + timedelta(minutes=1), "b")
+        + rows("next", 300, 0, SWITCH + timedelta(minutes=1), "c"),
+    )
+    decision = RolloutAnalysisActivities(engine).judge_look(
+        LookInput(
+            rollout_id="rollout-chat/2",
+            spec=spec(),
+            baseline="base",
+            step=0,
+            look=1,
+            share=0.5,
+            since=SWITCH,
+            min_requests=100,
+        )
+    )
+    [error_rate] = decision.metrics
+    assert error_rate.ci_high is None and error_rate.ci_low is not None
+    assert '"ci_high":null' in decision.model_dump_json()
