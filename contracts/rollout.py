@@ -49,6 +49,15 @@ Duration = Annotated[timedelta, BeforeValidator(_duration)]
 class Candidate(BaseModel, extra="forbid"):
     """The variant under test: what the route would send traffic to instead of its baseline."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _without_an_unset_prompt_template(cls, data: Any) -> Any:
+        # Rollouts started before system prompts carry `prompt_template: null` in their input
+        # (a set one was refused at start): they must still decode when their histories replay.
+        if isinstance(data, dict) and "prompt_template" in data and data["prompt_template"] is None:
+            return {k: v for k, v in data.items() if k != "prompt_template"}
+        return data
+
     variant: str = Field(min_length=1, max_length=64)
     provider: str = Field(min_length=1)
     model: str = Field(min_length=1)

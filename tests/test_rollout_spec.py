@@ -6,8 +6,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from contracts.rollout import RolloutSpec, RolloutSpecError, load_rollout_spec
+from contracts.rollout import Candidate, RolloutSpec, RolloutSpecError, load_rollout_spec
 
 MINIMAL = """\
 route: support-bot
@@ -90,3 +91,11 @@ def test_a_bad_file_says_what_is_wrong(tmp_path: Path, text: str, complaint: str
 def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(RolloutSpecError, match="cannot read it"):
         load_rollout_spec(tmp_path / "absent.yaml")
+
+
+def test_a_rollout_input_from_before_system_prompts_still_decodes() -> None:
+    """Running rollouts' histories carry `prompt_template: null` in their candidate."""
+    old = {"variant": "smart", "provider": "simulated", "model": "sim-smart"}
+    assert Candidate.model_validate({**old, "prompt_template": None}) == Candidate(**old)
+    with pytest.raises(ValidationError, match="prompt_template"):
+        Candidate.model_validate({**old, "prompt_template": "Be kind."})

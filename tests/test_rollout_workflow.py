@@ -331,6 +331,10 @@ async def test_blue_green_without_baseline_figures_never_promotes(stack) -> None
     queue = stack.settings.control_task_queue
     # Traffic only after the switch: the candidate has requests, the baseline none before it.
     started = await start_rollout(stack.client, stack.engine, spec, queue)
+    for _ in range(100):
+        if (await rollout_status(stack.client, started))["stage"] == "blue-green 100%":
+            break
+        await asyncio.sleep(0.05)
     async with traffic(stack, "ro-blue-green-blind"):
         state = await finished(stack, started, seconds=30)
     assert state.status == "rolled_back"
