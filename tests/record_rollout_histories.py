@@ -6,8 +6,9 @@ the code whose histories you want to keep:
     INTERLOCK_CODEC_KEYRING="$(cat tests/histories/keyring.json)" \\
     INTERLOCK_HISTORY_SET=rollout-v1 .venv/bin/python -m pytest tests/record_rollout_histories.py
 
-Three scenarios: a candidate promoted through its shadow stage and its step, one rolled back, and
-one an operator pauses, resumes and aborts.
+Scenarios: a candidate promoted through its shadow stage and its step, one rolled back, one an
+operator pauses, resumes and aborts (sets rollout-v1 and later); a blue-green rollout and a
+shadow-only one (rollout-v3 and later).
 """
 
 from __future__ import annotations
@@ -59,3 +60,36 @@ async def test_record_a_steered_rollout(stack) -> None:
         await control_rollout(stack.client, started, verb)
     await finished(stack, started)
     await save(stack, started, "steered")
+
+
+async def test_record_a_blue_green_rollout(stack) -> None:
+    """Shadow stage, then all traffic on the candidate, baked and judged against the baseline's
+    rows from before the switch."""
+    route = "rec-blue-green"
+    publish_baseline(stack, route)
+    spec = spec_for(
+        route,
+        BASELINE_ERRORS,
+        shadow=SHADOW,
+        strategy="blue-green",
+        steps=[{"weight": 100, "min_requests": 100, "time_limit": "60s"}],
+        bake="3s",
+    )
+    async with traffic(stack, route):
+        started = await start_rollout(
+            stack.client, stack.engine, spec, stack.settings.control_task_queue
+        )
+        await finished(stack, started)
+    await save(stack, started, "blue-green")
+
+
+async def test_record_a_shadow_only_rollout(stack) -> None:
+    route = "rec-shadow-only"
+    publish_baseline(stack, route)
+    spec = spec_for(route, BASELINE_ERRORS, shadow=SHADOW, strategy="shadow", steps=None)
+    async with traffic(stack, route):
+        started = await start_rollout(
+            stack.client, stack.engine, spec, stack.settings.control_task_queue
+        )
+        await finished(stack, started)
+    await save(stack, started, "shadow-only")
