@@ -164,29 +164,68 @@ async def test_a_shadow_stage_judges_copies_before_any_client_sees_the_candidate
     assert arms["shadow"] >= 100 and arms["primary"] >= 100
 
 
-@pytest.mark.parametrize(
-    ("on_inconclusive", "status", "stage"),
-    [("rollback", "rolled_back", "baseline"), ("promote", "promoted", "active")],
-)
-async def test_an_inconclusive_step_applies_on_inconclusive_at_its_time_limit(
-    stack, on_inconclusive: str, status: str, stage: str
-) -> None:
-    route = f"ro-unclear-{on_inconclusive}"
-    publish_baseline(stack, route)
+async def test_an_inconclusive_step_rolls_back_at_its_time_limit_when_asked(stack) -> None:
+    publish_baseline(stack, "ro-unclear-rollback")
     # No traffic: every look is inconclusive until the step's two seconds are up.
     spec = spec_for(
-        route,
+        "ro-unclear-rollback",
         candidate_errors=0.0,
         steps=[{"weight": 50, "min_requests": 100, "time_limit": "2s"}],
-        on_inconclusive=on_inconclusive,
+        on_inconclusive="rollback",
     )
     started = await start_rollout(
         stack.client, stack.engine, spec, stack.settings.control_task_queue
     )
     state = await finished(stack, started, seconds=30)
-    assert (state.status, state.stage) == (status, stage)
+    assert (state.status, state.stage) == ("rolled_back", "baseline")
     [decision] = decisions_of(stack.engine, state.record_id)
     assert decision.outcome == "INCONCLUSIVE" and "step time limit passed" in decision.reason
+
+
+async def test_an_inconclusive_step_with_its_requests_is_promoted_when_asked(stack) -> None:
+    publish_baseline(stack, "ro-unclear-promote")
+    # Equal arms, a margin of 0 and an alpha of 0.001: neither a pass nor a failure can be
+    # shown in a few seconds, so the step has its requests and is still inconclusive.
+    spec = spec_for(
+        "ro-unclear-promote",
+        candidate_errors=BASELINE_ERRORS,
+        steps=[{"weight": 50, "min_requests": 50, "time_limit": "12s"}],
+        metrics=[{"name": "error_rate", "margin": 0.0}],
+        alpha=0.001,
+        on_inconclusive="promote",
+    )
+    async with traffic(stack, "ro-unclear-promote"):
+        started = await start_rollout(
+            stack.client, stack.engine, spec, stack.settings.control_task_queue
+        )
+        state = await finished(stack, started, seconds=40)
+    assert (state.status, state.stage) == ("promoted", "active")
+    [decision] = decisions_of(stack.engine, state.record_id)
+    assert (decision.outcome, decision.action) == ("INCONCLUSIVE", "advance")
+    assert decision.evidence["candidate_requests"] >= 50
+
+
+async def test_no_data_never_promotes_even_when_inconclusive_steps_would_be(stack) -> None:
+    publish_baseline(stack, "ro-unclear-no-data")
+    spec = spec_for(
+        "ro-unclear-no-data",
+        candidate_errors=0.0,
+        steps=[{"weight": 50, "min_requests": 100, "time_limit": "2s"}],
+        on_inconclusive="promote",
+    )
+    started = await start_rollout(
+        stack.client, stack.engine, spec, stack.settings.control_task_queue
+    )
+    for _ in range(100):
+        shown = await rollout_status(stack.client, started)
+        if shown["status"] == "paused":
+            break
+        await asyncio.sleep(0.2)
+    assert shown["status"] == "paused" and "too few requests to promote" in shown["decisions"][-1]
+    await control_rollout(stack.client, started, "abort")
+    state = await finished(stack, started)
+    _version, targets = live_targets(stack.engine, "ro-unclear-no-data")
+    assert state.status == "aborted" and [(t.variant, t.weight) for t in targets] == [("base", 1.0)]
 
 
 async def test_pause_is_the_default_for_an_inconclusive_step(stack) -> None:

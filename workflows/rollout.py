@@ -238,8 +238,14 @@ class RolloutWorkflow:
                 await self._decide(spec, state, "INCONCLUSIVE", "rollback", reason)
                 return "rolled_back"
             if spec.on_inconclusive == "promote":
-                await self._decide(spec, state, "INCONCLUSIVE", "advance", reason)
-                return "advance"
+                # No data never promotes: a step short of its requests waits for an operator.
+                # (Rollouts recorded before this rule promoted it; they replay as they ran.)
+                if not _short_of_data(decision, step) or not workflow.patched(
+                    "no-data-never-promotes"
+                ):
+                    await self._decide(spec, state, "INCONCLUSIVE", "advance", reason)
+                    return "advance"
+                reason = f"{reason}; too few requests to promote, waiting for an operator"
             await self._decide(spec, state, "INCONCLUSIVE", "pause", reason)
             self._set_status(state, "paused")
             verdict = await self._paused(spec, state)
@@ -473,6 +479,12 @@ def _explained(decision: LookDecision) -> str:
         f"{decision.outcome}: {decision.reason}; {decision.baseline_requests} baseline and "
         f"{decision.candidate_requests} candidate requests" + (f"; {numbers}" if numbers else "")
     )
+
+
+def _short_of_data(decision: LookDecision, step: Stage) -> bool:
+    """Whether either arm still lacks the step's minimum of requests."""
+    fewest = min(decision.baseline_requests, decision.candidate_requests)
+    return fewest < step.min_requests
 
 
 def _cause(failure: ActivityError) -> str:
