@@ -7,8 +7,11 @@ than one more step inside it. Requests started before that run it as their first
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy.engine import Engine
 
+from activities.budget_holds import BudgetHolds
 from activities.providers import ProviderRegistry
 from activities.routing import RouteResolver
 from contracts.guardrails import InputCheckResult
@@ -19,9 +22,16 @@ from guardrails.redaction import Vault
 
 
 class Admission:
-    def __init__(self, engine: Engine, providers: ProviderRegistry, scanner: Registry) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        providers: ProviderRegistry,
+        scanner: Registry,
+        request_timeout: timedelta = timedelta(seconds=120),
+    ) -> None:
         self._resolver = RouteResolver(engine, providers)
         self._scanner = scanner
+        self.budgets = BudgetHolds(engine, providers, request_timeout)
 
     def admit(self, request: AdmitInput) -> AdmitResult:
         route = self._resolver.resolve(request.model)

@@ -31,6 +31,7 @@ from guardrails import enforcement
 from guardrails.chat_texts import with_response_texts
 from guardrails.findings import Registry
 from guardrails.redaction import Vault
+from store import budgets
 from store.outcomes import record_outcomes
 
 
@@ -149,6 +150,9 @@ def settle_outcome(engine: Engine, scanner: Registry, settle: SettleInput) -> Se
         ),
     ]
     record_outcomes(engine, rows)
+    if settle.budgeted:
+        # Once per request, however often this step runs (store/budgets.py).
+        budgets.settle(engine, settle.outcome.request_id, sum(row.cost_usd for row in rows))
     return SettleResult(
         response=response, output_verdict=output_verdict, status=status, recorded=rows
     )

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from cli.budgets import budgets_app
+from cli.common import HomeOption, console, errors
+from cli.common import fail as _fail
+from cli.common import settings_with as _settings
+from cli.common import store as _store
 from cli.rollout import rollout_app
-from configuration import Settings, load_settings
 from configuration.process import configure_logging, exit_process
-
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 tenants_app = typer.Typer(no_args_is_help=True, help="Tenants and their API keys.")
@@ -34,41 +32,7 @@ app.add_typer(guardrails_app, name="guardrails")
 app.add_typer(bench_app, name="bench")
 app.add_typer(db_app, name="db")
 app.add_typer(rollout_app, name="rollout")
-console = Console()
-errors = Console(stderr=True)
-
-HomeOption = Annotated[
-    Path | None, typer.Option(help="State directory (default .interlock, or INTERLOCK_HOME).")
-]
-
-
-def _settings(**overrides: object) -> Settings:
-    return load_settings(**{k: v for k, v in overrides.items() if v is not None})
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    errors.print(f"error: {message}", soft_wrap=True, markup=False, highlight=False)
-    return typer.Exit(code)
-
-
-@contextlib.contextmanager
-def _store(home: Path | None, migrate: bool = True) -> Iterator[Engine]:
-    """The configured store (schema upgraded unless `migrate` is False); a database error
-    becomes a one-line message and exit code 1 rather than a traceback."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from store import create_store_engine, init_schema
-
-    engine = create_store_engine(_settings(home=home).resolved_database_url)
-    try:
-        if migrate:
-            init_schema(engine)
-        yield engine
-    except SQLAlchemyError as exc:
-        where = engine.url.render_as_string(hide_password=True)
-        raise _fail(f"the store at {where} failed: {getattr(exc, 'orig', None) or exc}") from exc
-    finally:
-        engine.dispose()
+app.add_typer(budgets_app, name="budgets")
 
 
 @app.command()

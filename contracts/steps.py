@@ -36,6 +36,9 @@ class AdmitResult(BaseModel):
     route: ResolvedRoute
     checked: InputCheckResult | None = None
     """None when the route did not resolve (nothing was checked)."""
+    budgeted: bool = False
+    """Its worst-case cost is held against the tenant's budgets (store/budgets.py): settling
+    charges what it cost instead."""
 
 
 class BedrockCheck(BaseModel):
@@ -64,6 +67,8 @@ class SettleInput(BaseModel):
     failed_arms: list[OutcomeRecord] = Field(
         default_factory=list, description="Variants that failed before a fallback answered."
     )
+    budgeted: bool = False
+    """Settling also charges the request's cost to the budgets its admission held it against."""
 
 
 class SettleResult(BaseModel):

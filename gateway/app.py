@@ -9,6 +9,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
@@ -73,7 +74,9 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
         stream_queue = f"{settings.request_task_queue}-stream-{uuid.uuid4().hex[:12]}"
         scanner = default_registry()
         # One admission for the gateway and its worker's steps: one cache of live routes.
-        admission = Admission(engine, registry, scanner)
+        admission = Admission(
+            engine, registry, scanner, timedelta(seconds=settings.request_timeout_seconds)
+        )
         handoff = AnswerHandOff()
         workers = [
             build_request_worker(temporal, settings, engine, registry, admission, scanner, handoff),

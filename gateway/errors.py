@@ -65,7 +65,7 @@ ERROR_STATUSES: dict[int, str] = {
     404: "Unknown model or route",
     413: "Request body larger than INTERLOCK_MAX_BODY_BYTES",
     415: "Request body sent with a Content-Type other than JSON",
-    429: "The provider is rate limiting",
+    429: "The provider is rate limiting, or the tenant's budget cannot cover the request",
     500: "A fault inside the gateway",
     502: "The provider failed after its retries and fallbacks",
     503: "Temporal, or a guardrail the route requires, is unavailable",

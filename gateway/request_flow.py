@@ -24,6 +24,7 @@ from gateway.answer_handoff import AnswerHandOff
 from gateway.errors import ApiError
 from gateway.metrics import GatewayMetrics
 from gateway.shadow_calls import ShadowCalls
+from store.budgets import OverBudget
 from store.short_lived import ShortLived
 from workflows import search_attributes
 from workflows.request import RequestWorkflow
@@ -90,9 +91,19 @@ def record_metrics(metrics: GatewayMetrics, result: RequestResult, seconds: floa
 
 
 async def admit_request(state: GatewayState, request: AdmitInput) -> AdmitResult:
-    """Resolve the request's route and check its input, before its workflow starts."""
+    """Resolve the request's route, check its input and hold its worst-case cost against the
+    tenant's budgets, before its workflow starts."""
+
+    def admit_and_hold() -> AdmitResult:
+        admitted = state.admission.admit(request)
+        return state.admission.budgets.hold(request, admitted)
+
     try:
-        return await asyncio.to_thread(state.admission.admit, request)
+        return await asyncio.to_thread(admit_and_hold)
+    except OverBudget as exc:
+        raise ApiError(
+            429, str(exc), type="insufficient_quota", code="insufficient_quota"
+        ) from None
     except SQLAlchemyError as exc:
         log.error("route store unavailable for %s: %s", request.request_id, exc)
         raise ApiError(

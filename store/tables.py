@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKeyConstraint, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, ForeignKeyConstraint, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -161,3 +161,49 @@ class RolloutDecision(SQLModel, table=True):
     reason: str = ""
     evidence: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     decided_at: datetime = Field(default_factory=utcnow)
+
+
+class Budget(SQLModel, table=True):
+    """A tenant's spending limit per day or month, on all its routes ('*') or on one."""
+
+    __tablename__ = "budgets"
+
+    tenant_id: str = Field(primary_key=True, max_length=64)
+    route: str = Field(primary_key=True, max_length=128)
+    period: str = Field(max_length=8)
+    """day or month, in UTC."""
+    limit_nusd: int = Field(sa_column=Column(BigInteger, nullable=False))
+    """In billionths of a US dollar: integer sums are exact, so spent never creeps past limit."""
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class BudgetUsage(SQLModel, table=True):
+    """What one budget's window has spent and holds reserved for requests in flight."""
+
+    __tablename__ = "budget_usage"
+
+    tenant_id: str = Field(primary_key=True, max_length=64)
+    route: str = Field(primary_key=True, max_length=128)
+    window: str = Field(primary_key=True, max_length=16)
+    """2026-12-01 for a day, 2026-12 for a month."""
+    reserved_nusd: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    spent_nusd: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
+class BudgetReservation(SQLModel, table=True):
+    """A request's worst-case cost held against its budgets until it settles: once per request,
+    so a retried step never charges twice."""
+
+    __tablename__ = "budget_reservations"
+    __table_args__ = (
+        Index("ix_budget_reservations_open", "tenant_id", "settled_at", "created_at"),
+    )
+
+    request_id: str = Field(primary_key=True, max_length=64)
+    tenant_id: str = Field(max_length=64)
+    reserved_nusd: int = Field(sa_column=Column(BigInteger, nullable=False))
+    charges: list[list[str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    """[route, window] of each budget the reservation counts against."""
+    cost_nusd: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow)
+    settled_at: datetime | None = None

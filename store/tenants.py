@@ -76,3 +76,8 @@ def revoke_api_key(engine: Engine, key: str) -> bool:
         session.add(row)
         session.commit()
         return True
+
+
+def tenant_exists(engine: Engine, tenant_id: str) -> bool:
+    with Session(engine) as session:
+        return session.get(Tenant, tenant_id) is not None

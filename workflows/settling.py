@@ -53,6 +53,7 @@ def settle_input(
         input_verdict=checked.verdict,
         output_bedrock=output_bedrock,
         failed_arms=failed_arms or [],
+        budgeted=request.admitted is not None and request.admitted.budgeted,
     )
 
 

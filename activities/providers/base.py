@@ -20,6 +20,11 @@ class ChatProvider(Protocol):
         """
         ...
 
+    def prices(self, model: str, options: dict) -> tuple[float, float] | None:
+        """USD per million input and output tokens of `model`, None when it has no price: what
+        budgets hold a request's worst case at before its call."""
+        ...
+
     async def complete(
         self, request_id: str, target: RouteTarget, chat: ChatRequest, attempt: int
     ) -> ChatResponse:

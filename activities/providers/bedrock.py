@@ -51,7 +51,7 @@ from activities.providers.errors import (
     UnknownModel,
     parse_retry_after,
 )
-from activities.providers.pricing import cost_usd
+from activities.providers.pricing import cost_usd, price_of
 from contracts.chat import (
     ChatMessage,
     ChatRequest,
@@ -186,6 +186,9 @@ class BedrockProvider:
         """Release the connection pool and threads; calls still in flight may fail."""
         self._executor.shutdown(wait=False, cancel_futures=True)
         self._client.close()
+
+    def prices(self, model: str, options: dict) -> tuple[float, float] | None:
+        return price_of("bedrock", model)
 
     def target_problem(self, model: str, options: dict) -> str | None:
         if not model:

@@ -45,7 +45,7 @@ from activities.providers.errors import (
     UnknownModel,
     parse_retry_after,
 )
-from activities.providers.pricing import cost_usd
+from activities.providers.pricing import cost_usd, price_of
 from contracts.chat import (
     ChatMessage,
     ChatRequest,
@@ -524,6 +524,9 @@ class GeminiProvider:
             except ValueError as exc:
                 return f"invalid gemini options: {exc}"
         return None
+
+    def prices(self, model: str, options: dict) -> tuple[float, float] | None:
+        return price_of("gemini", _pricing_model(model))
 
     def target_problem(self, model: str, options: dict) -> str | None:
         return self._model_problem(model) or self._options_problem(options)

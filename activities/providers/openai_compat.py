@@ -32,7 +32,7 @@ from activities.providers.errors import (
     UnknownModel,
     parse_retry_after,
 )
-from activities.providers.pricing import cost_usd
+from activities.providers.pricing import cost_usd, price_of
 from contracts.chat import (
     ChatMessage,
     ChatRequest,
@@ -359,6 +359,9 @@ class OpenAICompatProvider:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+    def prices(self, model: str, options: dict) -> tuple[float, float] | None:
+        return price_of(self.pricing_kind, model)
 
     def target_problem(self, model: str, options: dict) -> str | None:
         if self.models is not None and model not in self.models:

@@ -151,6 +151,12 @@ class SimulatedProvider:
         self.latency_scale = latency_scale
         self.profiles = dict(DEFAULT_PROFILES if profiles is None else profiles)
 
+    def prices(self, model: str, options: dict) -> tuple[float, float] | None:
+        if model not in self.profiles:
+            return None
+        profile = self._apply_options(self.profiles[model], options)
+        return profile.input_price_per_mtok, profile.output_price_per_mtok
+
     def target_problem(self, model: str, options: dict) -> str | None:
         if model not in self.profiles:
             return f"the simulated provider has no model {model!r}"
