@@ -12,6 +12,7 @@ from datetime import timedelta
 from sqlalchemy.engine import Engine
 
 from activities.budget_holds import BudgetHolds
+from activities.circuit_breakers import BreakerBoard
 from activities.providers import ProviderRegistry
 from activities.routing import RouteResolver
 from contracts.guardrails import InputCheckResult
@@ -28,15 +29,19 @@ class Admission:
         providers: ProviderRegistry,
         scanner: Registry,
         request_timeout: timedelta = timedelta(seconds=120),
+        breakers: BreakerBoard | None = None,
     ) -> None:
         self._resolver = RouteResolver(engine, providers)
         self._scanner = scanner
         self.budgets = BudgetHolds(engine, providers, request_timeout)
+        self.breakers = breakers or BreakerBoard(engine)
 
     def admit(self, request: AdmitInput) -> AdmitResult:
         route = self._resolver.resolve(request.model)
         if route.error is not None:
             return AdmitResult(route=route)
+        # Variants whose breaker is open are left out (AllVariantsOpen when none is left).
+        route = self.breakers.admit(route)
         vault = Vault()
         verdict, chat = enforcement.check_input(
             request.chat, route.guardrails.input, self._scanner, vault

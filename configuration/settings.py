@@ -64,6 +64,22 @@ class Settings(BaseSettings):
         "alive every 80% of it (one more round trip through Temporal each time).",
     )
 
+    breaker_window_seconds: float = Field(
+        30.0, gt=0, description="Circuit breakers judge a provider/model on this many seconds."
+    )
+    breaker_min_calls: int = Field(
+        10, ge=1, description="Calls in the window before a breaker may open."
+    )
+    breaker_failure_rate: float = Field(
+        0.5, gt=0, le=1, description="Share of failed calls in the window that opens a breaker."
+    )
+    breaker_open_seconds: float = Field(
+        30.0, gt=0, description="How long an open breaker waits before letting probes through."
+    )
+    breaker_probes: int = Field(
+        3, ge=1, description="Probe requests a half-open breaker lets through; all must answer."
+    )
+
     stream_start_timeout_seconds: float = Field(
         10.0,
         gt=0,

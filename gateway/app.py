@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from temporalio.client import Client
 
 from activities.admission import Admission
+from activities.circuit_breakers import BreakerBoard, BreakerPolicy
 from activities.providers.catalog import build_registry
 from activities.streaming import StreamChannels
 from configuration import Settings
@@ -74,8 +75,18 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
         stream_queue = f"{settings.request_task_queue}-stream-{uuid.uuid4().hex[:12]}"
         scanner = default_registry()
         # One admission for the gateway and its worker's steps: one cache of live routes.
+        metrics: GatewayMetrics = app.state.metrics
+
+        def count_transition(key: tuple[str, str], state: str, _reason: str) -> None:
+            metrics.breaker_transitions.labels(*key, state).inc()
+
+        breakers = BreakerBoard(engine, breaker_policy(settings), count_transition)
         admission = Admission(
-            engine, registry, scanner, timedelta(seconds=settings.request_timeout_seconds)
+            engine,
+            registry,
+            scanner,
+            timedelta(seconds=settings.request_timeout_seconds),
+            breakers,
         )
         handoff = AnswerHandOff()
         workers = [
@@ -85,6 +96,7 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
         tasks = [asyncio.create_task(w.run(), name=w.task_queue) for w in workers]
         for task in tasks:
             task.add_done_callback(_report_stopped_worker)
+        refreshing = asyncio.create_task(_refresh_breakers(breakers), name="breakers")
         shadows = ShadowCalls(engine, registry, scanner, app.state.metrics)
         app.state.gateway = GatewayState(
             settings, engine, temporal, channels, stream_queue, admission, shadows, handoff
@@ -92,6 +104,8 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
         try:
             yield
         finally:
+            refreshing.cancel()
+            await asyncio.gather(refreshing, return_exceptions=True)
             await shadows.stop()
             await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -195,6 +209,26 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
         return JSONResponse(completion.model_dump(mode="json"), headers=headers)
 
     return app
+
+
+async def _refresh_breakers(breakers: BreakerBoard) -> None:
+    """Judge the circuit breakers once a second, for as long as the gateway runs."""
+    while True:
+        try:
+            await asyncio.to_thread(breakers.refresh)
+        except Exception as exc:  # a store hiccup: keep the last states, try again
+            log.warning("circuit breakers not refreshed: %s", exc)
+        await asyncio.sleep(1.0)
+
+
+def breaker_policy(settings: Settings) -> BreakerPolicy:
+    return BreakerPolicy(
+        window=timedelta(seconds=settings.breaker_window_seconds),
+        min_calls=settings.breaker_min_calls,
+        failure_rate=settings.breaker_failure_rate,
+        open_for=timedelta(seconds=settings.breaker_open_seconds),
+        probes=settings.breaker_probes,
+    )
 
 
 def _report_stopped_worker(task: asyncio.Task) -> None:

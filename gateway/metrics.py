@@ -56,5 +56,13 @@ class GatewayMetrics:
             registry=self.registry,
         )
 
+        self.breaker_transitions = Counter(
+            "interlock_breaker_transitions",
+            "Circuit breaker changes this gateway made, by provider, model and new state "
+            "(open, half_open, closed).",
+            ["provider", "model", "state"],
+            registry=self.registry,
+        )
+
     def exposition(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -16,6 +16,7 @@ from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 from temporalio.service import RPCError
 
 from activities.admission import Admission
+from activities.circuit_breakers import AllVariantsOpen
 from activities.streaming import StreamChannels
 from configuration import Settings
 from contracts.request import RequestInput, RequestResult
@@ -103,6 +104,11 @@ async def admit_request(state: GatewayState, request: AdmitInput) -> AdmitResult
     except OverBudget as exc:
         raise ApiError(
             429, str(exc), type="insufficient_quota", code="insufficient_quota"
+        ) from None
+    except AllVariantsOpen as exc:
+        retry = str(max(1, round(exc.retry_after.total_seconds())))
+        raise ApiError(
+            503, str(exc), type="server_error", code="circuit_open", headers={"Retry-After": retry}
         ) from None
     except SQLAlchemyError as exc:
         log.error("route store unavailable for %s: %s", request.request_id, exc)

@@ -99,6 +99,7 @@ class Outcome(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("request_id", "arm"),
         Index("ix_outcomes_route_variant_finished", "route", "variant", "finished_at"),
+        Index("ix_outcomes_finished_provider", "finished_at", "provider", "model"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -207,3 +208,20 @@ class BudgetReservation(SQLModel, table=True):
     cost_nusd: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     created_at: datetime = Field(default_factory=utcnow)
     settled_at: datetime | None = None
+
+
+class CircuitBreaker(SQLModel, table=True):
+    """One provider/model's breaker, shared by every gateway on the store."""
+
+    __tablename__ = "circuit_breakers"
+
+    provider: str = Field(primary_key=True, max_length=64)
+    model: str = Field(primary_key=True, max_length=256)
+    state: str = Field(max_length=16)
+    """closed, open or half_open."""
+    changed_at: datetime = Field(default_factory=utcnow)
+    probes_left: int = 0
+    """In half_open: how many more requests may try the variant before a verdict."""
+    reason: str = ""
+    version: int = 0
+    """Bumped by every change: a gateway changes a breaker only from the version it read."""

@@ -24,6 +24,7 @@ The model name selects the behaviour:
   cleanly but before a finish_reason or [DONE]; "stream-done-no-finish": [DONE] without a
   finish_reason; "stream-error-event": an OpenAI error event after the 200.
 - "slow": answers after 2 s (for client timeouts).
+Setting `server.down` makes every completion a 503, whatever the model: an outage, until unset.
 Unknown paths answer 404 {"detail": "Not Found"}, as FastAPI-based servers (vLLM) do.
 """
 
@@ -209,6 +210,9 @@ class _Handler(BaseHTTPRequestHandler):
         )
         if self.path != COMPLETIONS_PATH:
             self._send_json(404, {"detail": "Not Found"})
+            return
+        if self.server.down:
+            self._send_json(503, _error("The server is down.", "server_error", None))
             return
         if self.headers.get("Authorization") != f"Bearer {self.server.api_key}":
             self._send_json(
@@ -447,6 +451,8 @@ class OpenAICompatServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.api_key = api_key
         self.requests: list[dict[str, Any]] = []
+        self.down = False
+        """An outage: while True, every completion is answered 503."""
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
     @property

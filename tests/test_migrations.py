@@ -50,6 +50,7 @@ TABLES = {
     "budgets",
     "budget_usage",
     "budget_reservations",
+    "circuit_breakers",
 }
 LEGACY_KEY = "il-legacy-" + "x" * 40
 LEGACY_POLICY = GuardrailPolicy(
@@ -345,6 +346,7 @@ def test_a_database_made_before_migrations_is_adopted_with_its_rows(
         "Running upgrade 0003 -> 0004",
         "Running upgrade 0004 -> 0005",
         "Running upgrade 0005 -> 0006",
+        "Running upgrade 0006 -> 0007",
     ]
     assert schema_revision(bare_engine) == head_revision()
     assert differences(bare_engine) == []
@@ -448,8 +450,8 @@ def test_create_revision_writes_what_the_database_lacks(engine: Engine, tmp_path
     with engine.begin() as connection:
         connection.execute(text("DROP INDEX ix_outcomes_tenant_id"))
     path = create_revision(engine, "restore an index", directory=directory)
-    assert path == directory / "versions" / "0007_restore_an_index.py"
+    assert path == directory / "versions" / "0008_restore_an_index.py"
     source = path.read_text(encoding="utf-8")
-    assert "down_revision = '0006'" in source
+    assert "down_revision = '0007'" in source
     upgrade = source[source.index("def upgrade") : source.index("def downgrade")]
     assert re.search(r"create_index\((batch_)?op\.f\('ix_outcomes_tenant_id'\)", upgrade)
