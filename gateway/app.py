@@ -8,7 +8,7 @@ import gc
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -54,6 +54,7 @@ from gateway.shadow_calls import ShadowCalls
 from gateway.streaming import stream_request
 from guardrails.registry import default_registry
 from store import create_store_engine, init_schema
+from store.engine import store_answers
 from store.routes import list_routes
 
 log = logging.getLogger(__name__)
@@ -154,7 +155,30 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
+        """The process is up (liveness)."""
         return {"status": "ok"}
+
+    @app.get("/readyz", responses={503: {"description": "Temporal or the store is unreachable"}})
+    async def readyz(request: Request) -> JSONResponse:
+        """Temporal and the store both answer (readiness): route traffic here only then."""
+        state: GatewayState | None = getattr(request.app.state, "gateway", None)
+        if state is None:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        checks = dict(
+            zip(
+                ("temporal", "store"),
+                await asyncio.gather(
+                    _answers(state.client.service_client.check_health(timeout=READY_TIMEOUT)),
+                    _answers(asyncio.to_thread(store_answers, state.engine)),
+                ),
+                strict=True,
+            )
+        )
+        ready = all(result == "ok" for result in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", **checks},
+            status_code=200 if ready else 503,
+        )
 
     @app.get("/v1/models", responses=error_responses(401, 500, 503))
     async def models(request: Request, _tenant: Tenant) -> ModelList:
@@ -209,6 +233,18 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
         return JSONResponse(completion.model_dump(mode="json"), headers=headers)
 
     return app
+
+
+READY_TIMEOUT = timedelta(seconds=2)
+
+
+async def _answers(check: Awaitable[object]) -> str:
+    """'ok', or what went wrong, within the readiness timeout."""
+    try:
+        answer = await asyncio.wait_for(check, READY_TIMEOUT.total_seconds())
+    except Exception as exc:
+        return f"unreachable: {type(exc).__name__}: {exc}"[:300]
+    return "not serving" if answer is False else "ok"
 
 
 async def _refresh_breakers(breakers: BreakerBoard) -> None:

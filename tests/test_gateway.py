@@ -570,3 +570,29 @@ async def test_prometheus_metrics_count_requests_without_user_input(stack) -> No
     assert "made-up-model-name-xyz" not in text  # labels never carry what a client typed
     assert 'interlock_request_seconds_bucket{le="0.5",route="chat"}' in text
     assert 'interlock_tokens_total{direction="output",provider="simulated",route="chat"}' in text
+
+
+async def test_ready_when_temporal_and_the_store_answer(stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.base_url) as http:
+        ready = await http.get("/readyz")
+        live = await http.get("/healthz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "temporal": "ok", "store": "ok"}
+    assert live.json() == {"status": "ok"}
+
+
+async def test_not_ready_says_which_dependency_failed(stack, monkeypatch) -> None:
+    def store_down(_engine) -> None:
+        raise ConnectionError("connection refused")
+
+    monkeypatch.setattr("gateway.app.store_answers", store_down)
+    async with httpx.AsyncClient(base_url=stack.base_url) as http:
+        answer = await http.get("/readyz")
+        # Liveness does not depend on the store: the process is fine, traffic should wait.
+        assert (await http.get("/healthz")).status_code == 200
+    assert answer.status_code == 503
+    assert answer.json() == {
+        "status": "not ready",
+        "temporal": "ok",
+        "store": "unreachable: ConnectionError: connection refused",
+    }
