@@ -14,12 +14,14 @@ from sqlalchemy.engine import Engine
 from activities.budget_holds import BudgetHolds
 from activities.circuit_breakers import BreakerBoard
 from activities.providers import ProviderRegistry
+from activities.response_cache import ResponseCache
 from activities.routing import RouteResolver
 from contracts.guardrails import InputCheckResult
 from contracts.steps import AdmitInput, AdmitResult
 from guardrails import enforcement
 from guardrails.findings import Registry
 from guardrails.redaction import Vault
+from store.response_cache import DatabaseResponses, ResponseStore
 
 
 class Admission:
@@ -30,11 +32,13 @@ class Admission:
         scanner: Registry,
         request_timeout: timedelta = timedelta(seconds=120),
         breakers: BreakerBoard | None = None,
+        responses: ResponseStore | None = None,
     ) -> None:
         self._resolver = RouteResolver(engine, providers)
         self._scanner = scanner
         self.budgets = BudgetHolds(engine, providers, request_timeout)
         self.breakers = breakers or BreakerBoard(engine)
+        self.cache = ResponseCache(responses or DatabaseResponses(engine))
 
     def admit(self, request: AdmitInput) -> AdmitResult:
         route = self._resolver.resolve(request.model)

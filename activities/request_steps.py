@@ -15,6 +15,7 @@ from temporalio.exceptions import ApplicationError
 from activities.admission import Admission
 from activities.bedrock_guardrails import BedrockGuardrailError, apply_guardrail
 from activities.provider_calls import ProviderActivities
+from activities.response_cache import ResponseCache
 from activities.streaming import CLIENT_GONE
 from contracts.guardrails import ACTION_STRENGTH
 from contracts.outcome import answered
@@ -81,7 +82,7 @@ class RequestStepActivities:
         return CallAndSettleResult(sent=step.call, response=response, settled=settled)
 
     def _settle(self, settle: SettleInput) -> SettleResult:
-        return settle_outcome(self._engine, self._scanner, settle)
+        return settle_outcome(self._engine, self._scanner, settle, self._admission.cache)
 
     @activity.defn(name="bedrock_guardrail")
     async def bedrock_guardrail(self, check: BedrockCheck) -> BedrockCheckResult:
@@ -102,7 +103,9 @@ class RequestStepActivities:
         )
 
 
-def settle_outcome(engine: Engine, scanner: Registry, settle: SettleInput) -> SettleResult:
+def settle_outcome(
+    engine: Engine, scanner: Registry, settle: SettleInput, cache: ResponseCache | None = None
+) -> SettleResult:
     """Check the answer, decide the arm's status and record its outcome rows: what every settle
     step does, and what a shadow call does with its own answer (gateway/shadow_calls.py)."""
     response, output_verdict = settle.response, None
@@ -153,6 +156,8 @@ def settle_outcome(engine: Engine, scanner: Registry, settle: SettleInput) -> Se
     if settle.budgeted:
         # Once per request, however often this step runs (store/budgets.py).
         budgets.settle(engine, settle.outcome.request_id, sum(row.cost_usd for row in rows))
+    if cache is not None:
+        cache.keep(settle, response, status, output_verdict)
     return SettleResult(
         response=response, output_verdict=output_verdict, status=status, recorded=rows
     )

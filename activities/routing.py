@@ -45,6 +45,7 @@ class RouteResolver:
                 targets=targets,
                 guardrails=config.guardrails,
                 shadow=shadow,
+                cache=config.cache,
             )
         provider, sep, model = name.partition("/")
         if sep and model:

@@ -35,13 +35,16 @@ from typing import Any
 from activities.providers.simulated import SimulatedProvider
 from benchmarks.request_path import Level, Stack, free_port, run_level, running_stack, stop
 from contracts.chat import ChatMessage, ChatRequest
-from contracts.routing import RouteTarget
+from contracts.routing import CachePolicy, RouteTarget
 from store import create_store_engine
 from store.routes import live_config, publish_routes
 
 CONCURRENCY = (1, 20)
 # The demo route with the simulator's injected failures off: what the pipeline is measured on.
 STEADY_ROUTE = "bench-steady"
+# The same route with its answers cached: every request after the first is a hit, unless it says
+# Cache-Control: no-cache (then it is a miss that also refreshes the entry).
+CACHED_ROUTE = "bench-cached"
 
 
 def publish_steady_route(stack: Stack) -> None:
@@ -54,7 +57,11 @@ def publish_steady_route(stack: Stack) -> None:
         targets = [
             t.model_copy(update={"options": {**t.options, "error_rate": 0.0}}) for t in demo.targets
         ]
-        publish_routes(engine, [demo.model_copy(update={"name": STEADY_ROUTE, "targets": targets})])
+        steady = demo.model_copy(update={"name": STEADY_ROUTE, "targets": targets})
+        cached = steady.model_copy(
+            update={"name": CACHED_ROUTE, "cache": CachePolicy(ttl_seconds=3600)}
+        )
+        publish_routes(engine, [steady, cached])
     finally:
         engine.dispose()
 
@@ -79,6 +86,16 @@ def main(requests: int = 400, as_json: bool = False, rounds: int = 3) -> dict[st
                         )
                     )
                     _pool(runs, cpu, f"{name}_c{level}", run, usage)
+            for name, headers in (
+                ("cache_hits_c1", None),
+                ("cache_misses_c1", {"Cache-Control": "no-cache"}),
+            ):
+                run, usage = _with_cpu(
+                    lambda headers=headers: asyncio.run(
+                        run_level(stack.base_url, requests, 1, model=CACHED_ROUTE, headers=headers)
+                    )
+                )
+                _pool(runs, cpu, name, run, usage)
             # The demo route as it is, with the simulator's 1% of failed first attempts: the
             # p99 then includes provider retries.
             _pool(
@@ -108,6 +125,14 @@ def main(requests: int = 400, as_json: bool = False, rounds: int = 3) -> dict[st
         "server_cpu_ms_per_request": round(used.get("server", float("nan")), 2),
         "floor_gateway_cpu_ms_per_request": round(floor_used.get("floor", float("nan")), 2),
         "floor_server_cpu_ms_per_request": round(floor_used.get("server", float("nan")), 2),
+        "cache_hit_p50_ms": round(levels["cache_hits_c1"]["p50"], 1),
+        "cache_miss_p50_ms": round(levels["cache_misses_c1"]["p50"], 1),
+        "cache_hit_gateway_cpu_ms_per_request": round(
+            per_request["cache_hits_c1"].get("gateway", float("nan")), 2
+        ),
+        "cache_miss_gateway_cpu_ms_per_request": round(
+            per_request["cache_misses_c1"].get("gateway", float("nan")), 2
+        ),
         "requests_per_level": requests * rounds,
         "rounds": rounds,
         "levels": {name: _rounded(figures) for name, figures in levels.items()}

@@ -122,6 +122,7 @@ async def run_level(
     concurrency: int,
     path: str = "/v1/chat/completions",
     model: str = "chat",
+    headers: dict[str, str] | None = None,
 ) -> Level:
     latencies: list[float] = []
     errors = 0
@@ -131,7 +132,10 @@ async def run_level(
     body = {"model": model, "messages": [{"role": "user", "content": "benchmark request"}]}
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(
-        base_url=base_url, timeout=60, limits=limits, headers={"Authorization": f"Bearer {API_KEY}"}
+        base_url=base_url,
+        timeout=60,
+        limits=limits,
+        headers={"Authorization": f"Bearer {API_KEY}", **(headers or {})},
     ) as http:
         # Warm-up: connections, caches, the first workflow tasks.
         for _ in range(min(10, requests)):

@@ -47,6 +47,11 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("DATABASE_URL", "INTERLOCK_DATABASE_URL"),
         description="SQLAlchemy URL of the store; default: a SQLite file under `home`.",
     )
+    redis_url: str | None = Field(
+        None,
+        description="redis://host:port/db for the response cache, shared by every gateway and "
+        "worker; default: the cache lives in the store's database.",
+    )
 
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000

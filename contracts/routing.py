@@ -44,6 +44,12 @@ class ShadowTarget(BaseModel):
     sample: float = Field(gt=0, le=1, description="Share of the route's requests copied.")
 
 
+class CachePolicy(BaseModel):
+    """Answers of this route are kept and served again to the same tenant's identical requests."""
+
+    ttl_seconds: float = Field(gt=0, le=30 * 86400, description="How long an answer is served.")
+
+
 class ResolvedRoute(BaseModel):
     route: str
     version: int = Field(
@@ -52,4 +58,5 @@ class ResolvedRoute(BaseModel):
     targets: list[RouteTarget] = Field(default_factory=list)
     guardrails: GuardrailPolicy = Field(default_factory=GuardrailPolicy)
     shadow: ShadowTarget | None = None
+    cache: CachePolicy | None = None
     error: str | None = Field(None, description="Why the name resolved to nothing, if it did.")

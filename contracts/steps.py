@@ -39,6 +39,11 @@ class AdmitResult(BaseModel):
     budgeted: bool = False
     """Its worst-case cost is held against the tenant's budgets (store/budgets.py): settling
     charges what it cost instead."""
+    cached: ChatResponse | None = None
+    """An answer from the route's response cache (activities/response_cache.py): no provider is
+    called, the answer is checked and settled as if one had answered."""
+    cache_key: str | None = None
+    """A cacheable request that missed: settling keeps its answer under this key."""
 
 
 class BedrockCheck(BaseModel):
@@ -69,6 +74,9 @@ class SettleInput(BaseModel):
     )
     budgeted: bool = False
     """Settling also charges the request's cost to the budgets its admission held it against."""
+    cache_key: str | None = None
+    cache_ttl_seconds: float | None = None
+    """Where and for how long settling keeps the answer, if it is one worth serving again."""
 
 
 class SettleResult(BaseModel):

@@ -55,6 +55,7 @@ from gateway.streaming import stream_request
 from guardrails.registry import default_registry
 from store import create_store_engine, init_schema
 from store.engine import store_answers
+from store.response_cache import open_response_store
 from store.routes import list_routes
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,7 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
             scanner,
             timedelta(seconds=settings.request_timeout_seconds),
             breakers,
+            open_response_store(settings.redis_url, engine),
         )
         handoff = AnswerHandOff()
         workers = [
@@ -201,7 +203,10 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
         began = time.perf_counter()
         chat = to_chat_request(wire)
         admitted = await admit_request(
-            state, AdmitInput(request_id=request_id, tenant_id=tenant, model=wire.model, chat=chat)
+            state,
+            AdmitInput(request_id=request_id, tenant_id=tenant, model=wire.model, chat=chat),
+            streamed=bool(wire.stream),
+            no_cache="no-cache" in request.headers.get("cache-control", "").lower(),
         )
         if admitted.route.error is not None:
             unknown = unresolved_route(request_id, wire.model, admitted.route.error)
@@ -227,6 +232,8 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
         state.shadows.start_if_sampled(request_input)
         record_metrics(metrics, result, time.perf_counter() - began)
         headers = result_headers(result)
+        if admitted.route.cache is not None:
+            headers["x-interlock-cache"] = "hit" if admitted.cached is not None else "miss"
         if result.error is not None:
             raise_request_error(result, headers)
         completion = to_chat_completion(result)

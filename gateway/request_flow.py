@@ -91,13 +91,20 @@ def record_metrics(metrics: GatewayMetrics, result: RequestResult, seconds: floa
         metrics.guardrail_actions.labels(route, action).inc()
 
 
-async def admit_request(state: GatewayState, request: AdmitInput) -> AdmitResult:
-    """Resolve the request's route, check its input and hold its worst-case cost against the
-    tenant's budgets, before its workflow starts."""
+async def admit_request(
+    state: GatewayState, request: AdmitInput, streamed: bool = False, no_cache: bool = False
+) -> AdmitResult:
+    """Resolve the request's route, check its input, look it up in the route's response cache
+    and hold its worst-case cost against the tenant's budgets, before its workflow starts."""
 
     def admit_and_hold() -> AdmitResult:
-        admitted = state.admission.admit(request)
-        return state.admission.budgets.hold(request, admitted)
+        admission = state.admission
+        admitted = admission.cache.look_up(
+            request.tenant_id, request.request_id, admission.admit(request), streamed, no_cache
+        )
+        if admitted.cached is not None:
+            return admitted  # costs nothing: no budget to hold it against
+        return admission.budgets.hold(request, admitted)
 
     try:
         return await asyncio.to_thread(admit_and_hold)

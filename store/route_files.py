@@ -25,7 +25,7 @@ from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode
 
 from contracts.guardrails import Action, BedrockGuardrail, DirectionPolicy, GuardrailPolicy
-from contracts.routing import RouteTarget
+from contracts.routing import CachePolicy, RouteTarget
 from guardrails.registry import NER_ENTITY_TYPES, PII_ENTITY_TYPES, SECRET_ENTITY_TYPES
 from store.routes import RouteConfig, check_targets
 
@@ -89,6 +89,10 @@ class GuardrailSpec(GuardrailPolicy):
     bedrock: BedrockSpec | None = None
 
 
+class CacheSpec(CachePolicy):
+    model_config = ConfigDict(extra="forbid")
+
+
 class RouteSpec(BaseModel):
     """One document of a route file."""
 
@@ -98,6 +102,7 @@ class RouteSpec(BaseModel):
     description: str = ""
     variants: list[VariantSpec] = Field(min_length=1)
     guardrails: GuardrailSpec = Field(default_factory=GuardrailSpec)
+    cache: CacheSpec | None = None
 
     @field_validator("variants")
     @classmethod
@@ -112,6 +117,7 @@ class RouteSpec(BaseModel):
             description=self.description,
             targets=[RouteTarget.model_validate(v.model_dump()) for v in self.variants],
             guardrails=GuardrailPolicy.model_validate(self.guardrails.model_dump()),
+            cache=None if self.cache is None else CachePolicy(ttl_seconds=self.cache.ttl_seconds),
         )
 
 
@@ -183,12 +189,15 @@ def dump_route(config: RouteConfig, version: int | None = None) -> str:
             "model": t.model,
             "weight": t.weight,
             **({"options": t.options} if t.options else {}),
+            **({"system_prompt": t.system_prompt} if t.system_prompt is not None else {}),
         }
         for t in config.targets
     ]
     guardrails = config.guardrails.model_dump(mode="json", exclude_defaults=True)
     if guardrails:
         document["guardrails"] = guardrails
+    if config.cache is not None:
+        document["cache"] = config.cache.model_dump(mode="json")
     header = "" if version is None else f"# route {config.name}, version {version}\n"
     return header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
 

@@ -41,6 +41,8 @@ class RouteVersion(SQLModel, table=True):
     """contracts.guardrails.GuardrailPolicy as JSON; {} is the default policy."""
     shadow: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     """contracts.routing.ShadowTarget as JSON: a rollout's shadow stage; None for none."""
+    cache: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    """contracts.routing.CachePolicy as JSON; None: the route's answers are not cached."""
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -225,3 +227,18 @@ class CircuitBreaker(SQLModel, table=True):
     reason: str = ""
     version: int = 0
     """Bumped by every change: a gateway changes a breaker only from the version it read."""
+
+
+class CachedResponse(SQLModel, table=True):
+    """A route's answer kept for a tenant's identical requests (when Redis is not configured).
+
+    The key hashes everything that shapes the answer, the tenant among it; the tenant is also
+    its own column, checked on every read, so no key can reach another tenant's answers."""
+
+    __tablename__ = "response_cache"
+
+    key: str = Field(primary_key=True, max_length=64)
+    tenant_id: str = Field(max_length=64)
+    response: str = Field(sa_column=Column(Text, nullable=False))
+    """contracts.chat.ChatResponse as JSON."""
+    expires_at: datetime = Field(index=True)

@@ -23,6 +23,10 @@ KEYS = {
     "server_cpu_ms_per_request",
     "floor_gateway_cpu_ms_per_request",
     "floor_server_cpu_ms_per_request",
+    "cache_hit_p50_ms",
+    "cache_miss_p50_ms",
+    "cache_hit_gateway_cpu_ms_per_request",
+    "cache_miss_gateway_cpu_ms_per_request",
 }
 
 
@@ -46,6 +50,8 @@ def test_bench_request_prints_one_json_object(tmp_path: Path) -> None:
         "pipeline_c1",
         "pipeline_c20",
         "pipeline_injected_errors_c1",
+        "cache_hits_c1",
+        "cache_misses_c1",
         "direct_c1",
     }
     # Every measured level pools its two rounds; the direct calls need no turns.

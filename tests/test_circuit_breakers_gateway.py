@@ -13,14 +13,13 @@ from collections.abc import AsyncIterator
 import httpx
 import openai
 import pytest
-import uvicorn
 
 from configuration.settings import ProviderConfig
 from contracts.routing import RouteTarget
 from gateway.app import create_app
 from store.breakers import breakers
 from store.routes import publish_route
-from tests.conftest import free_port
+from tests.conftest import serving
 from tests.openai_server import OpenAICompatServer
 
 KEY = "sk-breaker-test"
@@ -53,32 +52,13 @@ async def gateway(stack, server, monkeypatch) -> AsyncIterator[openai.AsyncOpenA
             "breaker_probes": 2,
         }
     )
-    port = free_port()
-    app = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, client=stack.client),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-        )
-    )
-    task = asyncio.create_task(app.serve())
-    for _ in range(200):
-        if app.started or task.done():
-            break
-        await asyncio.sleep(0.05)
-    assert app.started
-    try:
-        async with openai.AsyncOpenAI(
-            base_url=f"http://127.0.0.1:{port}/v1",
-            api_key=stack.api_key,
-            max_retries=0,
-            timeout=60,
-        ) as client:
-            yield client
-    finally:
-        app.should_exit = True
-        await task
+    async with (
+        serving(create_app(settings, client=stack.client)) as base_url,
+        openai.AsyncOpenAI(
+            base_url=f"{base_url}/v1", api_key=stack.api_key, max_retries=0, timeout=60
+        ) as client,
+    ):
+        yield client
 
 
 async def ask(client: openai.AsyncOpenAI) -> str:

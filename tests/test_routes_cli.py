@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from contracts.guardrails import DirectionPolicy, GuardrailPolicy
-from contracts.routing import RouteTarget
+from contracts.routing import CachePolicy, RouteTarget
 from devstack.seed import DEMO_ROUTES_FILE, seed_demo
 from guardrails.registry import SECRET_ENTITY_TYPES
 from store import create_store_engine
@@ -137,6 +137,7 @@ def test_get_prints_yaml_that_apply_takes_back_unchanged(interlock, engine, tmp_
                     model="gpt-4o-mini",
                     weight=0,
                     options={"nested": {"list": [1, 2.5, None, "x"]}, "flag": False},
+                    system_prompt="You answer for the railway.\nBe brief: 'one line'.",
                 ),
             ],
             guardrails=GuardrailPolicy(
@@ -144,6 +145,7 @@ def test_get_prints_yaml_that_apply_takes_back_unchanged(interlock, engine, tmp_
                 bedrock={"guardrail_id": "g-1", "region": "eu-west-1"},
                 restore_output=False,
             ),
+            cache=CachePolicy(ttl_seconds=90),
         ),
     ],
     ids=["support-bot", "every-field"],

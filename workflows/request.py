@@ -97,6 +97,9 @@ class RequestWorkflow:
                 http_status=400,
                 code="content_filter",
             )
+        elif error is None and admitted.cached is not None:
+            # A cached answer: no provider call; settling checks and records it as any other.
+            response = admitted.cached
         elif error is None:
             response, error, arm, target, failed_arms, settled = await call_providers(
                 request,

@@ -30,6 +30,7 @@ def settle_input(
     output_bedrock: BedrockCheckResult | None = None,
     failed_arms: list[OutcomeRecord] | None = None,
 ) -> SettleInput:
+    admitted = request.admitted
     outcome = OutcomeRecord(
         request_id=request.request_id,
         arm=arm,  # type: ignore[arg-type]
@@ -43,6 +44,7 @@ def settle_input(
         latency_ms=(finished - started).total_seconds() * 1000,
         started_at=started,
         finished_at=finished,
+        cache_hit=admitted is not None and admitted.cached is not None,
     )
     return SettleInput(
         outcome=outcome if response is None else answered(outcome, response, finished),
@@ -53,7 +55,11 @@ def settle_input(
         input_verdict=checked.verdict,
         output_bedrock=output_bedrock,
         failed_arms=failed_arms or [],
-        budgeted=request.admitted is not None and request.admitted.budgeted,
+        budgeted=admitted is not None and admitted.budgeted,
+        cache_key=None if admitted is None else admitted.cache_key,
+        cache_ttl_seconds=None
+        if admitted is None or admitted.route.cache is None
+        else admitted.route.cache.ttl_seconds,
     )
 
 
