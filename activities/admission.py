@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from activities.budget_holds import BudgetHolds
 from activities.circuit_breakers import BreakerBoard
+from activities.flags import Flags
 from activities.providers import ProviderRegistry
 from activities.response_cache import ResponseCache
 from activities.routing import RouteResolver
@@ -39,13 +40,14 @@ class Admission:
         self.budgets = BudgetHolds(engine, providers, request_timeout)
         self.breakers = breakers or BreakerBoard(engine)
         self.cache = ResponseCache(responses or DatabaseResponses(engine))
+        self.flags = Flags(engine)
 
     def admit(self, request: AdmitInput) -> AdmitResult:
         route = self._resolver.resolve(request.model)
         if route.error is not None:
             return AdmitResult(route=route)
-        # Variants whose breaker is open are left out (AllVariantsOpen when none is left).
-        route = self.breakers.admit(route)
+        # Kill switches, then open breakers, leave variants out (or refuse the request).
+        route = self.breakers.admit(self.flags.without_killed(route))
         vault = Vault()
         verdict, chat = enforcement.check_input(
             request.chat, route.guardrails.input, self._scanner, vault

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
-from contracts.routing import ResolvedRoute, RouteTarget
+from contracts.routing import ResolvedRoute, RouteTarget, left_serving
 from store import breakers as store
 from store.breakers import Breaker, Calls, Key
 
@@ -151,10 +151,8 @@ class BreakerBoard:
                 max(reopen - now, timedelta(seconds=1)),
                 [f"{b.provider}/{b.model}: {b.reason}" for b in skipped],
             )
-        if not any(t.weight > 0 for t in kept):
-            # The variants with traffic are open: the first fallback takes it.
-            kept[0] = kept[0].model_copy(update={"weight": 1.0})
-        return route.model_copy(update={"targets": kept})
+        # If the variants with traffic are open, the first fallback takes it.
+        return route.model_copy(update={"targets": left_serving(kept)})
 
     def state_of(self, provider: str, model: str) -> str:
         breaker = self._known.get((provider, model))

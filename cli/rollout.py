@@ -30,7 +30,7 @@ IdArgument = Annotated[str, typer.Argument(help="The rollout's id (rollout-ROUTE
 JsonOption = Annotated[bool, typer.Option("--json", help="JSON, for scripts.")]
 
 
-def _run(work: Callable[[Any], Awaitable[T]]) -> T:
+def with_temporal(work: Callable[[Any], Awaitable[T]]) -> T:
     """`work(client)` on a connected client; an operator's mistake is one line and exit 1."""
     from configuration.temporal import connect
     from operations.rollouts import RolloutCommandError
@@ -67,7 +67,7 @@ def start(file: Annotated[Path, typer.Argument(help="The rollout's YAML file.")]
     engine = create_store_engine(settings.resolved_database_url)
     try:
         init_schema(engine)
-        started = _run(
+        started = with_temporal(
             lambda client: start_rollout(client, engine, spec, settings.control_task_queue)
         )
     finally:
@@ -81,7 +81,7 @@ def list_(json_output: JsonOption = False) -> None:
     """Every rollout Temporal knows, newest first: id, route, stage, status."""
     from operations.rollouts import list_rollouts
 
-    rows = _run(list_rollouts)
+    rows = with_temporal(list_rollouts)
     if json_output:
         typer.echo(json.dumps(rows))
     else:
@@ -98,7 +98,7 @@ def status(rollout: IdArgument, json_output: JsonOption = False) -> None:
     """One rollout: its stage, weights, and every decision with its reason."""
     from operations.rollouts import rollout_status
 
-    state = _run(lambda client: rollout_status(client, rollout))
+    state = with_temporal(lambda client: rollout_status(client, rollout))
     if json_output:
         typer.echo(json.dumps(state))
     else:
@@ -129,7 +129,7 @@ def report(
     from operations.rollouts import rollout_status
     from store import create_store_engine
 
-    state = _run(lambda client: rollout_status(client, rollout))
+    state = with_temporal(lambda client: rollout_status(client, rollout))
     engine = create_store_engine(load_settings().resolved_database_url)
     try:
         written = write_report(engine, state, output or Path(f"{rollout}-report.html"))
@@ -142,7 +142,7 @@ def report(
 def _control(verb: str, rollout: str) -> None:
     from operations.rollouts import control_rollout
 
-    result = _run(lambda client: control_rollout(client, rollout, verb))
+    result = with_temporal(lambda client: control_rollout(client, rollout, verb))
     console.print(
         f"{rollout}: {result.message} (now {result.status}, {result.stage})",
         markup=False,

@@ -25,6 +25,14 @@ class RouteTarget(BaseModel):
     )
 
 
+def left_serving(kept: list[RouteTarget]) -> list[RouteTarget]:
+    """Variants left after some were taken out of a request's route: if none of them had
+    traffic of its own (they were fallbacks), the first takes the traffic."""
+    if kept and not any(t.weight > 0 for t in kept):
+        return [kept[0].model_copy(update={"weight": 1.0}), *kept[1:]]
+    return kept
+
+
 def prompted(chat: ChatRequest, target: RouteTarget) -> ChatRequest:
     """The request as `target` is sent it: behind its variant's system prompt, if it has one.
 

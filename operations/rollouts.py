@@ -129,11 +129,17 @@ async def list_rollouts(client: Client) -> list[dict[str, Any]]:
     return rows
 
 
-async def control_rollout(client: Client, workflow_id: str, verb: str) -> ControlResult:
+async def control_rollout(
+    client: Client, workflow_id: str, verb: str, reason: str | None = None
+) -> ControlResult:
     if verb not in CONTROLS:
         raise RolloutCommandError(f"unknown control {verb!r}; one of {', '.join(CONTROLS)}")
+    if reason is not None and verb != "abort":
+        raise RolloutCommandError("only an abort takes a reason")
     handle = client.get_workflow_handle(workflow_id)
     try:
+        if reason is not None:
+            return await handle.execute_update(verb, reason, result_type=ControlResult)
         return await handle.execute_update(verb, result_type=ControlResult)
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause

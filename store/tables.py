@@ -242,3 +242,27 @@ class CachedResponse(SQLModel, table=True):
     response: str = Field(sa_column=Column(Text, nullable=False))
     """contracts.chat.ChatResponse as JSON."""
     expires_at: datetime = Field(index=True)
+
+
+class FeatureFlag(SQLModel, table=True):
+    """A switch an operator flips without a restart: a feature shipped dark, or a kill switch."""
+
+    __tablename__ = "feature_flags"
+
+    name: str = Field(primary_key=True, max_length=200)
+    enabled: bool
+    updated_at: datetime = Field(default_factory=utcnow)
+    updated_by: str = Field(default="", max_length=128)
+
+
+class FlagChange(SQLModel, table=True):
+    """Every flip of a flag: who, when, what, and why."""
+
+    __tablename__ = "flag_changes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, index=True)
+    enabled: bool
+    changed_by: str = Field(default="", max_length=128)
+    reason: str = ""
+    changed_at: datetime = Field(default_factory=utcnow)

@@ -135,6 +135,22 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
+def interlock(store_url: str, tmp_path: Path):
+    """Run `interlock ARGS...` in-process against the test's database; returns click's Result."""
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    runner = CliRunner()
+    env = {"DATABASE_URL": store_url, "INTERLOCK_DATABASE_URL": store_url}
+
+    def run(*args: str):
+        return runner.invoke(app, [*args, "--home", str(tmp_path / "home")], env=env)
+
+    return run
+
+
+@pytest.fixture
 def engine(store_url: str) -> Iterator[Engine]:
     engine = create_store_engine(store_url)
     init_schema(engine)

@@ -6,10 +6,9 @@ import json
 
 from store.budgets import budget_rules, reserve, settle, to_nano
 from store.tenants import ensure_tenant
-from tests.test_routes_cli import interlock  # noqa: F401  (the fixture)
 
 
-def test_set_get_and_remove_a_budget(interlock, engine) -> None:  # noqa: F811
+def test_set_get_and_remove_a_budget(interlock, engine) -> None:
     ensure_tenant(engine, "acme")
     set_day = interlock("budgets", "set", "acme", "--usd", "5", "--period", "day")
     assert set_day.exit_code == 0, set_day.output
@@ -37,7 +36,7 @@ def test_set_get_and_remove_a_budget(interlock, engine) -> None:  # noqa: F811
     assert [rule.route for rule in budget_rules(engine, "acme")] == ["*"]
 
 
-def test_mistakes_are_one_line_errors(interlock, engine) -> None:  # noqa: F811
+def test_mistakes_are_one_line_errors(interlock, engine) -> None:
     ensure_tenant(engine, "acme")
     unknown = interlock("budgets", "set", "nobody", "--usd", "5")
     assert unknown.exit_code == 1 and "no tenant named 'nobody'" in unknown.output

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import Result
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
@@ -60,18 +59,6 @@ SUPPORT_BOT_CONFIG = RouteConfig(
         output=DirectionPolicy(default_action="log"),
     ),
 )
-
-
-@pytest.fixture
-def interlock(store_url: str, tmp_path: Path):
-    """Run `interlock ARGS...` against the test's database; returns the click Result."""
-    runner = CliRunner()
-    env = {"DATABASE_URL": store_url, "INTERLOCK_DATABASE_URL": store_url}
-
-    def run(*args: str) -> Result:
-        return runner.invoke(app, [*args, "--home", str(tmp_path / "home")], env=env)
-
-    return run
 
 
 def write(tmp_path: Path, content: str, name: str = "routes.yaml") -> Path:

@@ -109,6 +109,8 @@ class RolloutWorkflow:
         # validated against a running rollout rather than refused.
         self._state: RolloutState = rollout.state or RolloutState(route=rollout.spec.route)
         self._controls: list[tuple[int, str]] = []
+        self._reasons: dict[int, str] = {}
+        """Why an operator (or a kill switch) sent a control, where it said."""
         self._answers: dict[int, str] = {}
         self._next_control = 0
 
@@ -325,6 +327,8 @@ class RolloutWorkflow:
             self._answers[control] = f"{verb} does not apply now"
             return None
         action, reason, verdict = actions[verb]
+        if (given := self._reasons.pop(control, None)) is not None:
+            reason = f"{reason}: {given}"
         await self._decide(spec, state, "operator", action, reason)
         self._answers[control] = reason
         return verdict
@@ -403,9 +407,11 @@ class RolloutWorkflow:
 
     # --- controls -----------------------------------------------------------------------------
 
-    async def _control(self, verb: str) -> ControlResult:
+    async def _control(self, verb: str, reason: str | None = None) -> ControlResult:
         control = self._next_control
         self._next_control += 1
+        if reason:
+            self._reasons[control] = reason
         self._controls.append((control, verb))
         await workflow.wait_condition(lambda: control in self._answers)
         return ControlResult(
@@ -458,11 +464,12 @@ class RolloutWorkflow:
             )
 
     @workflow.update
-    async def abort(self) -> ControlResult:
-        return await self._control("abort")
+    async def abort(self, reason: str | None = None) -> ControlResult:
+        """Take the candidate back; `reason` goes into the decision's record."""
+        return await self._control("abort", reason)
 
     @abort.validator
-    def _validate_abort(self) -> None:
+    def _validate_abort(self, reason: str | None = None) -> None:
         self._require("running", "paused")
 
     @workflow.query

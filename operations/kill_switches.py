@@ -1,0 +1,71 @@
+"""Kill switches: flip one, and take back every running rollout it covers.
+
+A kill switch stops new requests within a second on every gateway (activities/flags.py). A
+rollout whose route it covers (the whole gateway, its route, or a provider its route uses) is
+aborted, so the route is left on its baseline, and the abort's record says which switch and who.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from sqlalchemy.engine import Engine
+from temporalio.client import Client
+
+from activities.flags import GLOBAL_KILL, Flags, provider_kill, route_kill
+from operations.rollouts import RolloutCommandError, control_rollout, list_rollouts
+from store.routes import live_config
+
+Scope = Literal["global", "route", "provider"]
+
+
+def switch_name(scope: Scope, name: str | None) -> str:
+    if scope == "global":
+        return GLOBAL_KILL
+    if not name:
+        raise ValueError(f"a {scope} kill switch needs the {scope}'s name")
+    return route_kill(name) if scope == "route" else provider_kill(name)
+
+
+async def flip_kill_switch(
+    client: Client | None,
+    engine: Engine,
+    scope: Scope,
+    name: str | None,
+    on: bool,
+    changed_by: str,
+    reason: str = "",
+) -> list[str]:
+    """Set the switch (audited); when on, abort the running rollouts it covers. Their ids."""
+    flag = switch_name(scope, name)
+    Flags(engine).set(flag, on, changed_by, reason)
+    if not on or client is None:
+        return []
+    why = f"kill switch {flag} switched on by {changed_by}" + (f" ({reason})" if reason else "")
+    aborted = []
+    for rollout in await list_rollouts(client):
+        if rollout["status"] not in ("running", "paused") or not rollout["route"]:
+            continue
+        if not _covers(engine, scope, name, rollout["route"]):
+            continue
+        try:
+            await control_rollout(client, rollout["id"], "abort", reason=why)
+        except RolloutCommandError:
+            continue  # it ended on its own meanwhile
+        aborted.append(rollout["id"])
+    return aborted
+
+
+def _covers(engine: Engine, scope: Scope, name: str | None, route: str) -> bool:
+    if scope == "global":
+        return True
+    if scope == "route":
+        return route == name
+    found = live_config(engine, route)
+    if found is None:
+        return False
+    config = found[1]
+    providers = {t.provider for t in config.targets}
+    if config.shadow is not None:
+        providers.add(config.shadow.target.provider)
+    return name in providers
