@@ -17,6 +17,8 @@ from activities.flags import Flags
 from activities.providers import ProviderRegistry
 from activities.response_cache import ResponseCache
 from activities.routing import RouteResolver
+from activities.routing_policies import PolicyChooser
+from activities.variant_stats import VariantStats
 from contracts.guardrails import InputCheckResult
 from contracts.steps import AdmitInput, AdmitResult
 from guardrails import enforcement
@@ -41,6 +43,8 @@ class Admission:
         self.breakers = breakers or BreakerBoard(engine)
         self.cache = ResponseCache(responses or DatabaseResponses(engine))
         self.flags = Flags(engine)
+        self.variant_stats = VariantStats(engine)
+        self._chooser = PolicyChooser(providers, self.variant_stats.recent)
 
     def admit(self, request: AdmitInput) -> AdmitResult:
         route = self._resolver.resolve(request.model)
@@ -52,6 +56,8 @@ class Admission:
         verdict, chat = enforcement.check_input(
             request.chat, route.guardrails.input, self._scanner, vault
         )
+        # The route's policy chooses among what is left (NoVariantEligible when nothing fits).
+        route = self._chooser.choose(route, chat)
         return AdmitResult(
             route=route,
             checked=InputCheckResult(verdict=verdict, chat=chat, vault=vault.by_placeholder),

@@ -14,12 +14,16 @@ from temporalio.exceptions import ApplicationError
 
 from activities.admission import Admission
 from activities.bedrock_guardrails import BedrockGuardrailError, apply_guardrail
+from activities.circuit_breakers import AllVariantsOpen
+from activities.flags import KillSwitchOn
 from activities.provider_calls import ProviderActivities
 from activities.response_cache import ResponseCache
+from activities.routing_policies import NoVariantEligible
 from activities.streaming import CLIENT_GONE
 from contracts.guardrails import ACTION_STRENGTH
 from contracts.outcome import answered
 from contracts.request import CallAndSettle, CallAndSettleResult
+from contracts.routing import ResolvedRoute
 from contracts.steps import (
     AdmitInput,
     AdmitResult,
@@ -54,7 +58,12 @@ class RequestStepActivities:
     @activity.defn(name="admit")
     async def admit(self, request: AdmitInput) -> AdmitResult:
         """Requests started before gateways admitted them run admission as their first step."""
-        return await asyncio.to_thread(self._admission.admit, request)
+        try:
+            return await asyncio.to_thread(self._admission.admit, request)
+        except (KillSwitchOn, AllVariantsOpen, NoVariantEligible) as refused:
+            # Refused as the gateway would refuse it, an answer the workflow returns: retrying
+            # the step would only hold the request until its timeout.
+            return AdmitResult(route=ResolvedRoute(route=request.model, error=str(refused)))
 
     @activity.defn(name="settle")
     async def settle(self, settle: SettleInput) -> SettleResult:

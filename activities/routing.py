@@ -46,6 +46,7 @@ class RouteResolver:
                 guardrails=config.guardrails,
                 shadow=shadow,
                 cache=config.cache,
+                routing=config.routing,
             )
         provider, sep, model = name.partition("/")
         if sep and model:

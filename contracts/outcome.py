@@ -30,6 +30,7 @@ class OutcomeRecord(BaseModel):
     tokens_out: int = Field(0, ge=0)
     cost_usd: float = Field(0.0, ge=0)
     cache_hit: bool = False
+    routing_reason: str | None = None
     guardrail_action: str | None = None
     quality_score: float | None = None
     started_at: datetime

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -58,6 +58,20 @@ class CachePolicy(BaseModel):
     ttl_seconds: float = Field(gt=0, le=30 * 86400, description="How long an answer is served.")
 
 
+class RoutingPolicy(BaseModel):
+    """How a route picks among its variants (activities/routing_policies.py)."""
+
+    kind: Literal["weighted", "cheapest", "fastest", "score"] = "weighted"
+    cost_weight: float = Field(0.0, ge=0, description="score: subtracted per USD of expected cost.")
+    latency_weight: float = Field(
+        0.0, ge=0, description="score: subtracted per second of recent latency."
+    )
+    max_cost_usd: float | None = Field(None, gt=0, description="Expected cost per request.")
+    max_latency_ms: float | None = Field(None, gt=0, description="Recent latency.")
+    providers: list[str] | None = Field(None, description="The providers allowed; default all.")
+    min_context_tokens: int | None = Field(None, gt=0)
+
+
 class ResolvedRoute(BaseModel):
     route: str
     version: int = Field(
@@ -67,4 +81,6 @@ class ResolvedRoute(BaseModel):
     guardrails: GuardrailPolicy = Field(default_factory=GuardrailPolicy)
     shadow: ShadowTarget | None = None
     cache: CachePolicy | None = None
+    routing: RoutingPolicy | None = None
+    reason: str | None = Field(None, description="Why the routing policy chose as it did.")
     error: str | None = Field(None, description="Why the name resolved to nothing, if it did.")

@@ -8,7 +8,7 @@ import gc
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -99,7 +99,10 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
         tasks = [asyncio.create_task(w.run(), name=w.task_queue) for w in workers]
         for task in tasks:
             task.add_done_callback(_report_stopped_worker)
-        refreshing = asyncio.create_task(_refresh_breakers(breakers), name="breakers")
+        refreshing = asyncio.create_task(
+            _refresh_each_second([breakers.refresh, admission.variant_stats.refresh]),
+            name="breakers and variant figures",
+        )
         shadows = ShadowCalls(engine, registry, scanner, app.state.metrics)
         app.state.gateway = GatewayState(
             settings, engine, temporal, channels, stream_queue, admission, shadows, handoff
@@ -254,13 +257,17 @@ async def _answers(check: Awaitable[object]) -> str:
     return "not serving" if answer is False else "ok"
 
 
-async def _refresh_breakers(breakers: BreakerBoard) -> None:
-    """Judge the circuit breakers once a second, for as long as the gateway runs."""
+async def _refresh_each_second(refreshes: list[Callable[[], None]]) -> None:
+    """Judge the circuit breakers and read the variants' recent figures once a second, for as
+    long as the gateway runs."""
     while True:
-        try:
-            await asyncio.to_thread(breakers.refresh)
-        except Exception as exc:  # a store hiccup: keep the last states, try again
-            log.warning("circuit breakers not refreshed: %s", exc)
+        for refresh in refreshes:
+            try:
+                await asyncio.to_thread(refresh)
+            except Exception as exc:  # a store hiccup: keep the last figures, try again
+                log.warning(
+                    "%s did not refresh: %s", getattr(refresh, "__qualname__", refresh), exc
+                )
         await asyncio.sleep(1.0)
 
 

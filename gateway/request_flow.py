@@ -18,6 +18,7 @@ from temporalio.service import RPCError
 from activities.admission import Admission
 from activities.circuit_breakers import AllVariantsOpen
 from activities.flags import KillSwitchOn
+from activities.routing_policies import NoVariantEligible
 from activities.streaming import StreamChannels
 from configuration import Settings
 from contracts.request import RequestInput, RequestResult
@@ -113,6 +114,8 @@ async def admit_request(
         raise ApiError(
             429, str(exc), type="insufficient_quota", code="insufficient_quota"
         ) from None
+    except NoVariantEligible as exc:
+        raise ApiError(400, str(exc), code="no_eligible_variant") from None
     except KillSwitchOn as exc:
         raise ApiError(503, str(exc), type="server_error", code="kill_switch") from None
     except AllVariantsOpen as exc:

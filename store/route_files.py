@@ -25,7 +25,7 @@ from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode
 
 from contracts.guardrails import Action, BedrockGuardrail, DirectionPolicy, GuardrailPolicy
-from contracts.routing import CachePolicy, RouteTarget
+from contracts.routing import CachePolicy, RouteTarget, RoutingPolicy
 from guardrails.registry import NER_ENTITY_TYPES, PII_ENTITY_TYPES, SECRET_ENTITY_TYPES
 from store.routes import RouteConfig, check_targets
 
@@ -93,6 +93,10 @@ class CacheSpec(CachePolicy):
     model_config = ConfigDict(extra="forbid")
 
 
+class RoutingSpec(RoutingPolicy):
+    model_config = ConfigDict(extra="forbid")
+
+
 class RouteSpec(BaseModel):
     """One document of a route file."""
 
@@ -103,6 +107,7 @@ class RouteSpec(BaseModel):
     variants: list[VariantSpec] = Field(min_length=1)
     guardrails: GuardrailSpec = Field(default_factory=GuardrailSpec)
     cache: CacheSpec | None = None
+    routing: RoutingSpec | None = None
 
     @field_validator("variants")
     @classmethod
@@ -118,6 +123,9 @@ class RouteSpec(BaseModel):
             targets=[RouteTarget.model_validate(v.model_dump()) for v in self.variants],
             guardrails=GuardrailPolicy.model_validate(self.guardrails.model_dump()),
             cache=None if self.cache is None else CachePolicy(ttl_seconds=self.cache.ttl_seconds),
+            routing=None
+            if self.routing is None
+            else RoutingPolicy.model_validate(self.routing.model_dump()),
         )
 
 
@@ -198,6 +206,8 @@ def dump_route(config: RouteConfig, version: int | None = None) -> str:
         document["guardrails"] = guardrails
     if config.cache is not None:
         document["cache"] = config.cache.model_dump(mode="json")
+    if config.routing is not None:
+        document["routing"] = config.routing.model_dump(mode="json", exclude_defaults=True)
     header = "" if version is None else f"# route {config.name}, version {version}\n"
     return header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
 

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from contracts.guardrails import GuardrailPolicy
-from contracts.routing import CachePolicy, RouteTarget, ShadowTarget
+from contracts.routing import CachePolicy, RouteTarget, RoutingPolicy, ShadowTarget
 from store.tables import Route, RouteVariant, RouteVersion, utcnow
 
 # Each retry follows a commit by another publisher, so a few are plenty.
@@ -36,6 +36,7 @@ class RouteConfig(BaseModel):
     guardrails: GuardrailPolicy = Field(default_factory=GuardrailPolicy)
     shadow: ShadowTarget | None = None
     cache: CachePolicy | None = None
+    routing: RoutingPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -208,6 +209,7 @@ def _publish_one(session: Session, name: str, change: ConfigChange) -> PublishRe
             guardrails=wanted.guardrails.model_dump(mode="json"),
             shadow=None if wanted.shadow is None else wanted.shadow.model_dump(mode="json"),
             cache=None if wanted.cache is None else wanted.cache.model_dump(mode="json"),
+            routing=None if wanted.routing is None else wanted.routing.model_dump(mode="json"),
         )
     )
     session.flush()  # and the variants reference the version
@@ -255,4 +257,7 @@ def _config_at(session: Session, name: str, version: int) -> RouteConfig:
         if row is None or row.shadow is None
         else ShadowTarget.model_validate(row.shadow),
         cache=None if row is None or row.cache is None else CachePolicy.model_validate(row.cache),
+        routing=None
+        if row is None or row.routing is None
+        else RoutingPolicy.model_validate(row.routing),
     )

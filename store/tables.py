@@ -43,6 +43,8 @@ class RouteVersion(SQLModel, table=True):
     """contracts.routing.ShadowTarget as JSON: a rollout's shadow stage; None for none."""
     cache: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     """contracts.routing.CachePolicy as JSON; None: the route's answers are not cached."""
+    routing: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    """contracts.routing.RoutingPolicy as JSON; None: weighted, without constraints."""
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -123,6 +125,8 @@ class Outcome(SQLModel, table=True):
     cost_usd: float = 0.0
     cache_hit: bool = False
     guardrail_action: str | None = Field(default=None, max_length=32)
+    routing_reason: str | None = Field(default=None, max_length=300)
+    """Why the route's policy chose this variant; NULL for plain weighted routes."""
     quality_score: float | None = None
     started_at: datetime
     finished_at: datetime

@@ -9,6 +9,7 @@ from sqlalchemy import create_engine
 from temporalio.testing import ActivityEnvironment
 
 from activities.admission import Admission
+from activities.flags import Flags, route_kill
 from activities.provider_calls import ProviderActivities
 from activities.providers import ProviderRegistry
 from activities.providers.simulated import SimulatedProvider
@@ -18,9 +19,10 @@ from contracts.guardrails import Verdict
 from contracts.outcome import OutcomeRecord
 from contracts.request import CallAndSettle, ProviderCallInput
 from contracts.routing import RouteTarget
-from contracts.steps import SettleInput
+from contracts.steps import AdmitInput, SettleInput
 from guardrails.registry import default_registry
 from store.outcomes import outcomes_for_request
+from store.routes import publish_route
 
 TARGET = RouteTarget(
     variant="baseline", provider="simulated", model="sim-fast", options={"error_rate": 0.0}
@@ -73,3 +75,22 @@ async def test_an_unwritable_store_hands_the_answer_back_unsettled(tmp_path) -> 
     # settles it in a step of its own.
     assert result.settled is None
     assert result.response.text
+
+
+async def test_the_legacy_admit_step_answers_a_killed_route_rather_than_retrying(engine) -> None:
+    """Requests started before gateways admitted them run admission as a step: a kill switch
+    there is an answer (the route's error), not a failure retried until the request times out."""
+    publish_route(
+        engine, "legacy", [RouteTarget(variant="a", provider="simulated", model="sim-fast")]
+    )
+    Flags(engine, {}).set(route_kill("legacy"), True, "tester")
+    admitted = await ActivityEnvironment().run(
+        steps_on(engine).admit,
+        AdmitInput(
+            request_id="req-legacy",
+            tenant_id="acme",
+            model="legacy",
+            chat=ChatRequest(messages=[ChatMessage(role="user", content="hi")]),
+        ),
+    )
+    assert admitted.route.error == "route 'legacy' is switched off (kill switch)"

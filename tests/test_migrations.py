@@ -352,6 +352,7 @@ def test_a_database_made_before_migrations_is_adopted_with_its_rows(
         "Running upgrade 0006 -> 0007",
         "Running upgrade 0007 -> 0008",
         "Running upgrade 0008 -> 0009",
+        "Running upgrade 0009 -> 0010",
     ]
     assert schema_revision(bare_engine) == head_revision()
     assert differences(bare_engine) == []
@@ -455,8 +456,8 @@ def test_create_revision_writes_what_the_database_lacks(engine: Engine, tmp_path
     with engine.begin() as connection:
         connection.execute(text("DROP INDEX ix_outcomes_tenant_id"))
     path = create_revision(engine, "restore an index", directory=directory)
-    assert path == directory / "versions" / "0010_restore_an_index.py"
+    assert path == directory / "versions" / "0011_restore_an_index.py"
     source = path.read_text(encoding="utf-8")
-    assert "down_revision = '0009'" in source
+    assert "down_revision = '0010'" in source
     upgrade = source[source.index("def upgrade") : source.index("def downgrade")]
     assert re.search(r"create_index\((batch_)?op\.f\('ix_outcomes_tenant_id'\)", upgrade)

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from contracts.guardrails import DirectionPolicy, GuardrailPolicy
-from contracts.routing import CachePolicy, RouteTarget
+from contracts.routing import CachePolicy, RouteTarget, RoutingPolicy
 from devstack.seed import DEMO_ROUTES_FILE, seed_demo
 from guardrails.registry import SECRET_ENTITY_TYPES
 from store import create_store_engine
@@ -133,6 +133,15 @@ def test_get_prints_yaml_that_apply_takes_back_unchanged(interlock, engine, tmp_
                 restore_output=False,
             ),
             cache=CachePolicy(ttl_seconds=90),
+            routing=RoutingPolicy(
+                kind="score",
+                cost_weight=100.0,
+                latency_weight=0.5,
+                max_cost_usd=0.01,
+                max_latency_ms=2500,
+                providers=["simulated", "openai"],
+                min_context_tokens=32_000,
+            ),
         ),
     ],
     ids=["support-bot", "every-field"],

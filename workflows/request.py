@@ -139,7 +139,15 @@ class RequestWorkflow:
                 summary=SETTLE_SUMMARY,
             )
         workflow.set_current_details(
-            request_summary(route.route, target, settled.status, response, settled.output_verdict)
+            request_summary(
+                route.route,
+                target,
+                settled.status,
+                response,
+                settled.output_verdict,
+                route.reason,
+                admitted.cached is not None,
+            )
         )
         ending = search_attributes.at_end(
             request.attributes_at_start,

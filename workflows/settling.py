@@ -45,6 +45,7 @@ def settle_input(
         started_at=started,
         finished_at=finished,
         cache_hit=admitted is not None and admitted.cached is not None,
+        routing_reason=None if admitted is None else admitted.route.reason,
     )
     return SettleInput(
         outcome=outcome if response is None else answered(outcome, response, finished),

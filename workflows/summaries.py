@@ -20,8 +20,10 @@ def request_summary(
     status: str,
     response: ChatResponse | None,
     output: Verdict | None,
+    reason: str | None = None,
+    cache_hit: bool = False,
 ) -> str:
-    """One line: where the request went and how it ended, e.g.
+    """One line: where the request went, why, and how it ended, e.g.
     `chat -> baseline (simulated/sim-fast): ok in 12 ms, 8 + 16 tokens, $0.000012`."""
     line = f"{route} -> {target.variant} ({target.provider}/{target.model}): {status}"
     if response is not None:
@@ -30,6 +32,10 @@ def request_summary(
             f" in {response.latency_ms:.0f} ms, {usage.input_tokens} + {usage.output_tokens}"
             f" tokens, ${response.cost_usd:.6f}"
         )
+    if cache_hit:
+        line += " (from the response cache)"
     if output is not None and output.action != "none":
         line += f"; output guardrails: {output.action}"
+    if reason is not None:
+        line += f"; chosen: {reason}"
     return line

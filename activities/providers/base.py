@@ -25,6 +25,11 @@ class ChatProvider(Protocol):
         budgets hold a request's worst case at before its call."""
         ...
 
+    def context_window(self, model: str, options: dict) -> int | None:
+        """Tokens `model` takes in (input and output together), None where unknown: what a
+        route's routing constraints check a request against."""
+        ...
+
     async def complete(
         self, request_id: str, target: RouteTarget, chat: ChatRequest, attempt: int
     ) -> ChatResponse:

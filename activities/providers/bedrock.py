@@ -190,6 +190,9 @@ class BedrockProvider:
     def prices(self, model: str, options: dict) -> tuple[float, float] | None:
         return price_of("bedrock", model)
 
+    def context_window(self, model: str, options: dict) -> int | None:
+        return None  # not published by the API: routes that need it set min_context_tokens
+
     def target_problem(self, model: str, options: dict) -> str | None:
         if not model:
             return f"the {self.name} provider needs a model id"

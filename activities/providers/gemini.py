@@ -528,6 +528,9 @@ class GeminiProvider:
     def prices(self, model: str, options: dict) -> tuple[float, float] | None:
         return price_of("gemini", _pricing_model(model))
 
+    def context_window(self, model: str, options: dict) -> int | None:
+        return None  # not published by the API: routes that need it set min_context_tokens
+
     def target_problem(self, model: str, options: dict) -> str | None:
         return self._model_problem(model) or self._options_problem(options)
 

@@ -363,6 +363,9 @@ class OpenAICompatProvider:
     def prices(self, model: str, options: dict) -> tuple[float, float] | None:
         return price_of(self.pricing_kind, model)
 
+    def context_window(self, model: str, options: dict) -> int | None:
+        return None  # not published by the API: routes that need it set min_context_tokens
+
     def target_problem(self, model: str, options: dict) -> str | None:
         if self.models is not None and model not in self.models:
             return f"provider {self.name!r} does not serve model {model!r}"

@@ -157,6 +157,11 @@ class SimulatedProvider:
         profile = self._apply_options(self.profiles[model], options)
         return profile.input_price_per_mtok, profile.output_price_per_mtok
 
+    def context_window(self, model: str, options: dict) -> int | None:
+        if model not in self.profiles:
+            return None
+        return self._apply_options(self.profiles[model], options).context_window
+
     def target_problem(self, model: str, options: dict) -> str | None:
         if model not in self.profiles:
             return f"the simulated provider has no model {model!r}"

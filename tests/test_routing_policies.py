@@ -1,0 +1,99 @@
+"""Routing policies choosing among real simulated variants (their prices and context windows are
+the simulator's own), with recent figures given: constraints first, then the policy's order,
+and a reason a person can read."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from activities.providers import ProviderRegistry
+from activities.providers.simulated import SimulatedProvider
+from activities.routing_policies import NoVariantEligible, PolicyChooser, Recent
+from activities.variant_stats import VariantStats
+from contracts.chat import ChatMessage, ChatRequest, SamplingParams
+from contracts.routing import ResolvedRoute, RouteTarget, RoutingPolicy
+from store.outcomes import record_outcomes
+from tests.test_circuit_breakers import T0
+from tests.test_rollout_stats import outcome
+
+REGISTRY = ProviderRegistry([SimulatedProvider(seed=0, latency_scale=0.0)])
+SMART = RouteTarget(variant="smart", provider="simulated", model="sim-smart", weight=1)
+FAST = RouteTarget(
+    variant="fast",
+    provider="simulated",
+    model="sim-fast",
+    weight=1,
+    options={"context_window": 8000},
+)
+FLAKY = RouteTarget(variant="flaky", provider="simulated", model="sim-flaky", weight=0)
+CHAT = ChatRequest(messages=[ChatMessage(role="user", content="hello")])
+FIGURES = {
+    "sim-smart": Recent(latency_ms=650, quality=0.86),
+    "sim-fast": Recent(latency_ms=120, quality=0.70),
+}
+
+
+def choose(policy: RoutingPolicy, chat: ChatRequest = CHAT, figures=FIGURES) -> ResolvedRoute:
+    chooser = PolicyChooser(REGISTRY, lambda _provider, model: figures.get(model, Recent()))
+    route = ResolvedRoute(route="chat", version=1, targets=[SMART, FAST, FLAKY], routing=policy)
+    return chooser.choose(route, chat)
+
+
+def order(route: ResolvedRoute) -> list[tuple[str, float]]:
+    return [(t.variant, t.weight) for t in route.targets]
+
+
+def test_cheapest_takes_the_lowest_expected_cost_and_keeps_the_rest_as_fallbacks() -> None:
+    chosen = choose(RoutingPolicy(kind="cheapest"))
+    # sim-fast costs 0.15/0.6 per million tokens, sim-flaky 0.5/1.5, sim-smart 3/15.
+    assert order(chosen) == [("fast", 1.0), ("flaky", 0.0), ("smart", 0.0)]
+    assert chosen.reason is not None and chosen.reason.startswith("cheapest of 3: fast at $0.0001")
+
+
+def test_fastest_goes_by_recent_latency_and_measures_the_unknown_last() -> None:
+    chosen = choose(RoutingPolicy(kind="fastest"))
+    assert order(chosen) == [("fast", 1.0), ("smart", 0.0), ("flaky", 0.0)]
+    assert chosen.reason == "fastest of 3: fast at 120 ms"
+
+
+def test_score_weighs_quality_against_cost_and_latency() -> None:
+    # Quality alone: the smart model; with latency weighing 0.5 per second, the fast one.
+    assert choose(RoutingPolicy(kind="score")).targets[0].variant == "smart"
+    weighed = choose(RoutingPolicy(kind="score", latency_weight=0.5))
+    assert weighed.targets[0].variant == "fast"
+    assert weighed.reason == "score of 3: fast scoring 0.640"
+
+
+def test_constraints_leave_variants_out_and_say_why() -> None:
+    long_answer = CHAT.model_copy(update={"params": SamplingParams(max_tokens=9000)})
+    chosen = choose(RoutingPolicy(kind="cheapest"), long_answer)
+    # The fast variant's 8,000-token window cannot hold a 9,000-token answer.
+    assert [t.variant for t in chosen.targets] == ["flaky", "smart"]
+    within = choose(RoutingPolicy(kind="cheapest", min_context_tokens=32_000, max_cost_usd=0.001))
+    assert [t.variant for t in within.targets] == ["flaky"]
+    assert within.reason is not None
+    assert within.reason.startswith("cheapest of 1 within 32k context, <= $0.001: flaky")
+    slow = choose(RoutingPolicy(kind="weighted", max_latency_ms=500, providers=["simulated"]))
+    assert order(slow) == [("fast", 1.0), ("flaky", 0.0)]
+    with pytest.raises(NoVariantEligible) as none:
+        choose(RoutingPolicy(providers=["openai"]))
+    assert "smart: provider simulated is not allowed" in str(none.value)
+
+
+def test_recent_figures_come_from_the_outcome_rows_smoothed(engine: Engine) -> None:
+    stats = VariantStats(engine)
+    record_outcomes(
+        engine,
+        [outcome(f"a{i}", "v", latency_ms=100.0, finished_at=T0) for i in range(4)]
+        + [outcome("err", "v", status="error", latency_ms=9000.0, finished_at=T0)],
+    )
+    stats.refresh(T0)
+    assert stats.recent("simulated", "sim-fast").latency_ms == pytest.approx(100.0)
+    record_outcomes(
+        engine, [outcome(f"b{i}", "v", latency_ms=300.0, finished_at=T0) for i in range(4)]
+    )
+    stats.refresh(T0)
+    # The window's mean is now 200 ms; smoothed, the reading moves 30% of the way.
+    assert stats.recent("simulated", "sim-fast").latency_ms == pytest.approx(130.0)
+    assert stats.recent("simulated", "sim-smart") == Recent()

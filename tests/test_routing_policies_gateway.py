@@ -1,0 +1,65 @@
+"""Routing policies through the running stack: the official openai client -> gateway -> the
+variant the policy chose, with the reason on the outcome row."""
+
+from __future__ import annotations
+
+import asyncio
+
+from contracts.routing import RouteTarget, RoutingPolicy
+from store.outcomes import outcomes_for_request
+from store.routes import RouteConfig, publish_routes
+
+STEADY = {"error_rate": 0.0}
+
+
+def publish(stack, name: str, targets: list[RouteTarget], routing: RoutingPolicy | None) -> None:
+    publish_routes(stack.engine, [RouteConfig(name=name, targets=targets, routing=routing)])
+
+
+async def ask(sdk, route: str):
+    raw = await sdk.chat.completions.with_raw_response.create(
+        model=route, messages=[{"role": "user", "content": "which one?"}]
+    )
+    return raw.headers["x-interlock-variant"], raw.parse()
+
+
+async def test_cheapest_sends_the_request_to_the_cheaper_variant(stack, sdk) -> None:
+    publish(
+        stack,
+        "policy-cheapest",
+        [
+            RouteTarget(variant="smart", provider="simulated", model="sim-smart", options=STEADY),
+            RouteTarget(variant="fast", provider="simulated", model="sim-fast", options=STEADY),
+        ],
+        RoutingPolicy(kind="cheapest"),
+    )
+    variant, completion = await ask(sdk, "policy-cheapest")
+    assert variant == "fast"
+    [row] = outcomes_for_request(stack.engine, completion.id)
+    assert row.variant == "fast"
+    assert row.routing_reason is not None and row.routing_reason.startswith("cheapest of 2: fast")
+
+
+async def test_fastest_follows_the_latency_the_outcomes_show(stack, sdk) -> None:
+    # One variant stalls 150 ms before answering (a stall the simulator never scales).
+    slow = RouteTarget(
+        variant="slow",
+        provider="simulated",
+        model="sim-flaky",
+        options={**STEADY, "stall_ms": 150},
+    )
+    quick = RouteTarget(variant="quick", provider="simulated", model="sim-smart", options=STEADY)
+    # Each measured on its own first: the figures are per provider and model, from any route.
+    publish(stack, "policy-measure-slow", [slow], None)
+    publish(stack, "policy-measure-quick", [quick], None)
+    for _ in range(5):
+        await ask(sdk, "policy-measure-slow")
+        await ask(sdk, "policy-measure-quick")
+    publish(stack, "policy-fastest", [slow, quick], RoutingPolicy(kind="fastest"))
+    await asyncio.sleep(1.5)  # gateways read the figures once a second
+    variant, completion = await ask(sdk, "policy-fastest")
+    assert variant == "quick"
+    [row] = outcomes_for_request(stack.engine, completion.id)
+    assert row.routing_reason is not None and row.routing_reason.startswith(
+        "fastest of 2: quick at"
+    )
