@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from activities.providers import ProviderRegistry
 from contracts.chat import ChatRequest
-from contracts.routing import RouteTarget
+from contracts.routing import ResolvedRoute, RouteTarget
 from contracts.steps import AdmitInput, AdmitResult
 from store import budgets
 from store.budgets import BudgetRule, OverBudget
@@ -82,15 +82,55 @@ class BudgetHolds:
             params = chat.params.model_copy(update={"max_tokens": self._output_cap})
             chat = chat.model_copy(update={"params": params})
         worst = worst_case_usd(route.targets, chat, self._registry)
+        narrowed = {}
         try:
-            budgets.reserve(self._engine, request.request_id, rules or [], route.route, worst)
+            self._reserve(request, rules or [], route.route, worst)
+        except OverBudget:
+            cheaper = self._cheaper_variant(request, rules or [], route, chat)
+            if cheaper is None:
+                raise
+            # Its answer comes from another variant than the cache key was made for.
+            narrowed = {"route": cheaper, "cache_key": None}
+        return admitted.model_copy(
+            update={
+                "checked": checked.model_copy(update={"chat": chat}),
+                "budgeted": True,
+                **narrowed,
+            }
+        )
+
+    def _reserve(
+        self, request: AdmitInput, rules: list[BudgetRule], route: str, worst: float
+    ) -> None:
+        try:
+            budgets.reserve(self._engine, request.request_id, rules, route, worst)
         except OverBudget:
             # Requests lost before they settled still hold their worst case: charge them, and
             # try once more with what that frees.
             stale = datetime.now(UTC) - self._stale_after
             if not budgets.charge_expired(self._engine, request.tenant_id, stale):
                 raise
-            budgets.reserve(self._engine, request.request_id, rules or [], route.route, worst)
-        return admitted.model_copy(
-            update={"checked": checked.model_copy(update={"chat": chat}), "budgeted": True}
+            budgets.reserve(self._engine, request.request_id, rules, route, worst)
+
+    def _cheaper_variant(
+        self, request: AdmitInput, rules: list[BudgetRule], route: ResolvedRoute, chat: ChatRequest
+    ) -> ResolvedRoute | None:
+        """Where the route allows it, the route narrowed to the cheapest variant whose own
+        worst case fits the budget (held), with no fallback that could cost more."""
+        if route.routing is None or route.routing.over_budget != "cheapest":
+            return None
+        target = min(route.targets, key=lambda t: worst_case_usd([t], chat, self._registry))
+        try:
+            budgets.reserve(
+                self._engine,
+                request.request_id,
+                rules,
+                route.route,
+                worst_case_usd([target], chat, self._registry),
+            )
+        except OverBudget:
+            return None  # not even the cheapest fits
+        reason = f"over budget for its usual variants: {target.variant}, the cheapest that fits"
+        return route.model_copy(
+            update={"targets": [target.model_copy(update={"weight": 1.0})], "reason": reason}
         )

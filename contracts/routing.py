@@ -70,6 +70,11 @@ class RoutingPolicy(BaseModel):
     max_latency_ms: float | None = Field(None, gt=0, description="Recent latency.")
     providers: list[str] | None = Field(None, description="The providers allowed; default all.")
     min_context_tokens: int | None = Field(None, gt=0)
+    over_budget: Literal["refuse", "cheapest"] = Field(
+        "refuse",
+        description="When a budget cannot hold the request's worst case: refuse it (429), or "
+        "send it to the cheapest variant whose worst case still fits, without fallbacks.",
+    )
 
 
 class ResolvedRoute(BaseModel):

@@ -31,9 +31,9 @@ from gateway.body_limit import BodySizeLimit
 from gateway.codec_routes import CODEC_PREFIX, codec_endpoint_token, codec_router
 from gateway.errors import ERROR_STATUSES, error_responses, install_error_handlers
 from gateway.metrics import GatewayMetrics
+from gateway.model_cards import model_cards
 from gateway.openai_answers import (
     CHAT_COMPLETION_200,
-    ModelCard,
     ModelList,
     add_stream_chunk_schemas,
     to_chat_completion,
@@ -56,7 +56,6 @@ from guardrails.registry import default_registry
 from store import create_store_engine, init_schema
 from store.engine import store_answers
 from store.response_cache import open_response_store
-from store.routes import list_routes
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +104,15 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
         )
         shadows = ShadowCalls(engine, registry, scanner, app.state.metrics)
         app.state.gateway = GatewayState(
-            settings, engine, temporal, channels, stream_queue, admission, shadows, handoff
+            settings,
+            engine,
+            temporal,
+            channels,
+            stream_queue,
+            admission,
+            shadows,
+            handoff,
+            registry=registry,
         )
         try:
             yield
@@ -187,11 +194,10 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
 
     @app.get("/v1/models", responses=error_responses(401, 500, 503))
     async def models(request: Request, _tenant: Tenant) -> ModelList:
+        """Every route, and every model a configured provider is known to serve."""
         state: GatewayState = request.app.state.gateway
-        routes = await asyncio.to_thread(list_routes, state.engine)
-        return ModelList(
-            data=[ModelCard(id=r.name, created=int(r.created_at.timestamp())) for r in routes]
-        )
+        cards = await asyncio.to_thread(model_cards, state.engine, state.registry)
+        return ModelList(data=cards)
 
     @app.post(
         "/v1/chat/completions",

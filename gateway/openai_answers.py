@@ -99,10 +99,20 @@ class ChatCompletionChunk(BaseModel):
 
 
 class ModelCard(BaseModel):
-    id: str = Field(description="A route name to send as `model`.")
+    id: str = Field(description="A route name, or provider/model, to send as `model`.")
     object: Literal["model"] = "model"
     created: int
     owned_by: str = "interlock"
+    kind: Literal["route", "model"] = "route"
+    variants: list[str] = Field(
+        default_factory=list, description="A route's variants, as provider/model."
+    )
+    capabilities: dict[str, Any] = Field(
+        default_factory=dict,
+        description="tools and streaming (every adapter has both), the context window where "
+        "known (a route's smallest), prices per million tokens for a model, a route's cache "
+        "and routing policy.",
+    )
 
 
 class ModelList(BaseModel):

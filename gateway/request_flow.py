@@ -18,6 +18,7 @@ from temporalio.service import RPCError
 from activities.admission import Admission
 from activities.circuit_breakers import AllVariantsOpen
 from activities.flags import KillSwitchOn
+from activities.providers import ProviderRegistry
 from activities.routing_policies import NoVariantEligible
 from activities.streaming import StreamChannels
 from configuration import Settings
@@ -51,6 +52,8 @@ class GatewayState:
     """Answers of requests this process ran, handed over by its request worker."""
     known_keys: ShortLived[str, str] = field(default_factory=ShortLived)
     """API key digest -> tenant, for keys seen in the last second."""
+    registry: ProviderRegistry = field(default_factory=lambda: ProviderRegistry([]))
+    """The providers this process can call (what /v1/models lists)."""
 
 
 def provider_task_queue(settings: Settings) -> str:

@@ -80,6 +80,10 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         simulator_latency_scale=0.0,
         codec_endpoint=True,
         request_timeout_seconds=30,
+        # Breakers stay closed in the shared stack: tests that make the shared simulated models
+        # fail on purpose would otherwise open them for the tests after them. Breakers are
+        # tested with gateways of their own (tests/test_circuit_breakers_gateway.py).
+        breaker_min_calls=1_000_000,
         _env_file=None,  # type: ignore[call-arg]
     )
 

@@ -8,17 +8,21 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import openai
 import pytest
+from sqlalchemy.engine import Engine
 
 from configuration.settings import ProviderConfig
 from contracts.routing import RouteTarget
 from gateway.app import create_app
 from store.breakers import breakers
+from store.engine import create_store_engine
 from store.routes import publish_route
+from store.schema import init_schema
+from store.tenants import add_api_key, ensure_tenant
 from tests.conftest import serving
 from tests.openai_server import OpenAICompatServer
 
@@ -33,10 +37,23 @@ def server():
 
 
 @pytest.fixture
-async def gateway(stack, server, monkeypatch) -> AsyncIterator[openai.AsyncOpenAI]:
+def own_store(tmp_path) -> Iterator[Engine]:
+    """A store of this test's own: its breakers (several gateways' judgment of shared models in
+    a shared store) then touch no other test's providers."""
+    engine = create_store_engine(f"sqlite:///{tmp_path / 'breakers.db'}")
+    init_schema(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+async def gateway(stack, server, own_store, monkeypatch) -> AsyncIterator[openai.AsyncOpenAI]:
     monkeypatch.setenv("OUTAGE_OPENAI_KEY", KEY)
+    ensure_tenant(own_store, "breakers")
+    key = add_api_key(own_store, "breakers")
     settings = stack.settings.model_copy(
         update={
+            "database_url": str(own_store.url),
             "request_task_queue": f"breakers-{uuid.uuid4().hex[:8]}",
             "providers": [
                 ProviderConfig(
@@ -55,7 +72,7 @@ async def gateway(stack, server, monkeypatch) -> AsyncIterator[openai.AsyncOpenA
     async with (
         serving(create_app(settings, client=stack.client)) as base_url,
         openai.AsyncOpenAI(
-            base_url=f"{base_url}/v1", api_key=stack.api_key, max_retries=0, timeout=60
+            base_url=f"{base_url}/v1", api_key=key, max_retries=0, timeout=60
         ) as client,
     ):
         yield client
@@ -69,19 +86,19 @@ async def ask(client: openai.AsyncOpenAI) -> str:
     return raw.headers["x-interlock-variant"]
 
 
-async def state_becomes(stack, wanted: str, seconds: float = 15) -> None:
+async def state_becomes(engine: Engine, wanted: str, seconds: float = 15) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        breaker = breakers(stack.engine).get((PROVIDER, "gpt-4o-mini"))
+        breaker = breakers(engine).get((PROVIDER, "gpt-4o-mini"))
         if breaker is not None and breaker.state == wanted:
             return
         await asyncio.sleep(0.1)
     raise AssertionError(f"the breaker did not become {wanted}")
 
 
-async def test_an_outage_opens_the_breaker_and_probes_close_it(stack, server, gateway) -> None:
+async def test_an_outage_opens_the_breaker_and_probes_close_it(own_store, server, gateway) -> None:
     publish_route(
-        stack.engine,
+        own_store,
         "outage-route",
         [
             RouteTarget(variant="main", provider=PROVIDER, model="gpt-4o-mini", weight=1.0),
@@ -94,7 +111,7 @@ async def test_an_outage_opens_the_breaker_and_probes_close_it(stack, server, ga
     # Each request fails on the main variant (after its retries) and is answered by the backup.
     for _ in range(4):
         assert await ask(gateway) == "backup"
-    await state_becomes(stack, "open")
+    await state_becomes(own_store, "open")
 
     # Open: the down server is not called at all; the backup answers at once.
     calls_before = len(server.requests)
@@ -103,11 +120,11 @@ async def test_an_outage_opens_the_breaker_and_probes_close_it(stack, server, ga
     assert len(server.requests) == calls_before
 
     server.down = False
-    await state_becomes(stack, "half_open")
+    await state_becomes(own_store, "half_open")
     # Two probes reach the server and answer; the breaker closes and main has its traffic back.
     answered_by = [await ask(gateway) for _ in range(2)]
     assert answered_by == ["main", "main"]
-    await state_becomes(stack, "closed")
+    await state_becomes(own_store, "closed")
     assert await ask(gateway) == "main"
     metrics = await _metrics(gateway)
     for state in ("open", "half_open", "closed"):

@@ -81,9 +81,19 @@ async def test_openai_client_gets_a_completion(stack, sdk) -> None:
     )
 
 
-async def test_models_lists_routes(stack, sdk) -> None:
-    models = await sdk.models.list()
-    assert "chat" in [m.id for m in models.data]
+async def test_models_lists_routes_and_models_with_what_they_can_do(stack, sdk) -> None:
+    cards = {m.id: m.model_dump() for m in (await sdk.models.list()).data}
+    chat = cards["chat"]
+    assert chat["kind"] == "route" and chat["variants"]
+    assert chat["capabilities"]["tools"] and chat["capabilities"]["streaming"]
+    assert chat["capabilities"]["routing"] == "weighted"
+    fast = cards["simulated/sim-fast"]
+    assert (fast["kind"], fast["owned_by"]) == ("model", "simulated")
+    assert fast["capabilities"]["context_window"] == 128_000
+    assert (
+        fast["capabilities"]["input_price_per_mtok"],
+        fast["capabilities"]["output_price_per_mtok"],
+    ) == (0.15, 0.6)
 
 
 async def test_explicit_provider_model(stack) -> None:

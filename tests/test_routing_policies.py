@@ -15,6 +15,7 @@ from contracts.chat import ChatMessage, ChatRequest, SamplingParams
 from contracts.routing import ResolvedRoute, RouteTarget, RoutingPolicy
 from store.outcomes import record_outcomes
 from tests.test_circuit_breakers import T0
+from tests.test_flags import Clock
 from tests.test_rollout_stats import outcome
 
 REGISTRY = ProviderRegistry([SimulatedProvider(seed=0, latency_scale=0.0)])
@@ -82,12 +83,16 @@ def test_constraints_leave_variants_out_and_say_why() -> None:
 
 
 def test_recent_figures_come_from_the_outcome_rows_smoothed(engine: Engine) -> None:
-    stats = VariantStats(engine)
+    clock = Clock()
+    stats = VariantStats(engine, clock)
     record_outcomes(
         engine,
         [outcome(f"a{i}", "v", latency_ms=100.0, finished_at=T0) for i in range(4)]
         + [outcome("err", "v", status="error", latency_ms=9000.0, finished_at=T0)],
     )
+    stats.refresh(T0)
+    # Nobody has asked yet: nothing is read.
+    assert stats.recent("simulated", "sim-fast") == Recent()
     stats.refresh(T0)
     assert stats.recent("simulated", "sim-fast").latency_ms == pytest.approx(100.0)
     record_outcomes(
@@ -97,3 +102,16 @@ def test_recent_figures_come_from_the_outcome_rows_smoothed(engine: Engine) -> N
     # The window's mean is now 200 ms; smoothed, the reading moves 30% of the way.
     assert stats.recent("simulated", "sim-fast").latency_ms == pytest.approx(130.0)
     assert stats.recent("simulated", "sim-smart") == Recent()
+
+
+def test_figures_are_read_only_while_a_route_asks_for_them(engine: Engine) -> None:
+    clock = Clock()
+    stats = VariantStats(engine, clock)
+    stats.recent("simulated", "sim-fast")
+    record_outcomes(engine, [outcome("a", "v", latency_ms=100.0, finished_at=T0)])
+    stats.refresh(T0)
+    assert stats.recent("simulated", "sim-fast").latency_ms == pytest.approx(100.0)
+    record_outcomes(engine, [outcome("b", "v", latency_ms=700.0, finished_at=T0)])
+    clock.now += 61
+    stats.refresh(T0)  # a minute without asking: no reading, the last figures stay
+    assert stats.recent("simulated", "sim-fast").latency_ms == pytest.approx(100.0)

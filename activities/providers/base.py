@@ -25,6 +25,11 @@ class ChatProvider(Protocol):
         budgets hold a request's worst case at before its call."""
         ...
 
+    def known_models(self) -> list[str]:
+        """Models this provider is known to serve (what /v1/models lists as provider/model);
+        others may still be served."""
+        ...
+
     def context_window(self, model: str, options: dict) -> int | None:
         """Tokens `model` takes in (input and output together), None where unknown: what a
         route's routing constraints check a request against."""

@@ -51,7 +51,7 @@ from activities.providers.errors import (
     UnknownModel,
     parse_retry_after,
 )
-from activities.providers.pricing import cost_usd, price_of
+from activities.providers.pricing import cost_usd, price_of, price_table
 from contracts.chat import (
     ChatMessage,
     ChatRequest,
@@ -189,6 +189,9 @@ class BedrockProvider:
 
     def prices(self, model: str, options: dict) -> tuple[float, float] | None:
         return price_of("bedrock", model)
+
+    def known_models(self) -> list[str]:
+        return sorted(price_table().get("bedrock", {}))
 
     def context_window(self, model: str, options: dict) -> int | None:
         return None  # not published by the API: routes that need it set min_context_tokens

@@ -45,7 +45,7 @@ from activities.providers.errors import (
     UnknownModel,
     parse_retry_after,
 )
-from activities.providers.pricing import cost_usd, price_of
+from activities.providers.pricing import cost_usd, price_of, price_table
 from contracts.chat import (
     ChatMessage,
     ChatRequest,
@@ -527,6 +527,9 @@ class GeminiProvider:
 
     def prices(self, model: str, options: dict) -> tuple[float, float] | None:
         return price_of("gemini", _pricing_model(model))
+
+    def known_models(self) -> list[str]:
+        return sorted(price_table().get("gemini", {}))
 
     def context_window(self, model: str, options: dict) -> int | None:
         return None  # not published by the API: routes that need it set min_context_tokens

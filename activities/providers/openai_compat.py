@@ -32,7 +32,7 @@ from activities.providers.errors import (
     UnknownModel,
     parse_retry_after,
 )
-from activities.providers.pricing import cost_usd, price_of
+from activities.providers.pricing import cost_usd, price_of, price_table
 from contracts.chat import (
     ChatMessage,
     ChatRequest,
@@ -362,6 +362,11 @@ class OpenAICompatProvider:
 
     def prices(self, model: str, options: dict) -> tuple[float, float] | None:
         return price_of(self.pricing_kind, model)
+
+    def known_models(self) -> list[str]:
+        if self.models is not None:
+            return list(self.models)
+        return sorted(price_table().get(self.pricing_kind, {}))
 
     def context_window(self, model: str, options: dict) -> int | None:
         return None  # not published by the API: routes that need it set min_context_tokens

@@ -157,6 +157,9 @@ class SimulatedProvider:
         profile = self._apply_options(self.profiles[model], options)
         return profile.input_price_per_mtok, profile.output_price_per_mtok
 
+    def known_models(self) -> list[str]:
+        return sorted(self.profiles)
+
     def context_window(self, model: str, options: dict) -> int | None:
         if model not in self.profiles:
             return None
