@@ -13,6 +13,7 @@ import asyncio
 import logging
 from datetime import timedelta
 
+from sqlalchemy.engine import Engine
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -29,12 +30,23 @@ from workflows.rollout import RolloutWorkflow
 log = logging.getLogger("interlock.worker")
 
 
+def rollout_worker(client: Client, engine: Engine, task_queue: str) -> Worker:
+    """Rollouts: long-running, few, and never on the request path."""
+    traffic = RolloutTrafficActivities(engine)
+    analysis = RolloutAnalysisActivities(engine)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[RolloutWorkflow],
+        activities=[traffic.set_traffic, analysis.look, analysis.record],
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+
+
 def build_workers(client: Client, settings: Settings) -> list[Worker]:
     """Every worker this process runs, one per task queue."""
     providers = ProviderActivities(build_registry(settings))
     engine = create_store_engine(settings.resolved_database_url)
-    traffic = RolloutTrafficActivities(engine)
-    analysis = RolloutAnalysisActivities(engine)
     return [
         Worker(
             client,
@@ -43,14 +55,7 @@ def build_workers(client: Client, settings: Settings) -> list[Worker]:
             max_concurrent_activities=200,
             graceful_shutdown_timeout=timedelta(seconds=10),
         ),
-        # Rollouts: long-running, few, and never on the request path.
-        Worker(
-            client,
-            task_queue=settings.control_task_queue,
-            workflows=[RolloutWorkflow],
-            activities=[traffic.set_traffic, analysis.look, analysis.record],
-            graceful_shutdown_timeout=timedelta(seconds=10),
-        ),
+        rollout_worker(client, engine, settings.control_task_queue),
     ]
 
 

@@ -11,6 +11,7 @@ import httpx
 
 from contracts.rollout import RolloutSpec, RolloutState
 from contracts.routing import RouteTarget
+from operations.rollouts import rollout_status
 from store.routes import publish_route
 
 # Each first attempt fails this often and a request gets three, so about 12.5% of the baseline's
@@ -84,3 +85,14 @@ async def traffic(stack, route: str, most: int = 4000) -> AsyncIterator[list[int
 async def finished(stack, workflow_id: str, seconds: float = 100) -> RolloutState:
     handle = stack.client.get_workflow_handle(workflow_id, result_type=RolloutState)
     return await asyncio.wait_for(handle.result(), seconds)
+
+
+async def shown_when(stack, workflow_id: str, **wanted: str) -> dict:
+    """The rollout's status once each field in `wanted` has its value (at most 20 s); the last
+    status read otherwise, for the caller's assertion to show."""
+    for _ in range(200):
+        shown = await rollout_status(stack.client, workflow_id)
+        if all(shown[field] == value for field, value in wanted.items()):
+            break
+        await asyncio.sleep(0.1)
+    return shown

@@ -14,10 +14,7 @@ from pathlib import Path
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
-from activities.rollout_analysis import RolloutAnalysisActivities
-from activities.rollout_traffic import RolloutTrafficActivities
 from configuration import Settings
 from configuration.temporal import build_data_converter
 from contracts.rollout import RolloutState
@@ -35,7 +32,7 @@ from store.routes import live_targets
 from tests.conftest import free_port
 from tests.interlock_process import start_interlock
 from tests.rollout_helpers import publish_baseline, spec_for
-from workflows.rollout import RolloutWorkflow
+from worker import rollout_worker
 
 QUEUE = "rollout-durability"
 
@@ -57,13 +54,7 @@ async def test_a_long_step_continues_as_new_and_keeps_its_state(
     engine = create_store_engine(f"sqlite:///{tmp_path / 'store.db'}")
     init_schema(engine)
     try:
-        traffic, analysis = RolloutTrafficActivities(engine), RolloutAnalysisActivities(engine)
-        async with Worker(
-            env.client,
-            task_queue=QUEUE,
-            workflows=[RolloutWorkflow],
-            activities=[traffic.set_traffic, analysis.look, analysis.record],
-        ):
+        async with rollout_worker(env.client, engine, QUEUE):
 
             class Stack:  # what the helpers read
                 pass
@@ -176,13 +167,7 @@ async def test_a_server_restart_mid_rollout_changes_no_decision(
     init_schema(engine)
     try:
         client = await connect_when_up(f"127.0.0.1:{port}", settings)
-        traffic, analysis = RolloutTrafficActivities(engine), RolloutAnalysisActivities(engine)
-        async with Worker(
-            client,
-            task_queue=QUEUE,
-            workflows=[RolloutWorkflow],
-            activities=[traffic.set_traffic, analysis.look, analysis.record],
-        ):
+        async with rollout_worker(client, engine, QUEUE):
 
             class Stack:
                 pass

@@ -19,10 +19,7 @@ from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
-from activities.rollout_analysis import RolloutAnalysisActivities
-from activities.rollout_traffic import RolloutTrafficActivities
 from configuration import Settings
 from configuration.temporal import build_data_converter
 from contracts.rollout import RolloutSpec, RolloutState
@@ -32,8 +29,8 @@ from store.engine import create_store_engine
 from store.rollout_records import decisions_of
 from store.routes import live_targets, publish_route
 from store.schema import init_schema
+from worker import rollout_worker
 from workflows import search_attributes
-from workflows.rollout import RolloutWorkflow
 
 TEST_SERVER = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "temporal-test-server"
 QUEUE = "rollouts-time-skipped"
@@ -68,13 +65,7 @@ def store(tmp_path: Path) -> Engine:
 
 
 async def run_rollout(env: WorkflowEnvironment, engine: Engine, spec: RolloutSpec, steer=None):
-    traffic, analysis = RolloutTrafficActivities(engine), RolloutAnalysisActivities(engine)
-    async with Worker(
-        env.client,
-        task_queue=QUEUE,
-        workflows=[RolloutWorkflow],
-        activities=[traffic.set_traffic, analysis.look, analysis.record],
-    ):
+    async with rollout_worker(env.client, engine, QUEUE):
         workflow_id = await start_rollout(env.client, engine, spec, QUEUE)
         if steer is not None:
             await steer(workflow_id)

@@ -19,7 +19,14 @@ from operations.rollouts import (
 )
 from store.rollout_records import decisions_of
 from store.routes import live_config, live_targets
-from tests.rollout_helpers import BASELINE_ERRORS, finished, publish_baseline, spec_for, traffic
+from tests.rollout_helpers import (
+    BASELINE_ERRORS,
+    finished,
+    publish_baseline,
+    shown_when,
+    spec_for,
+    traffic,
+)
 
 
 async def test_a_healthy_candidate_becomes_the_baseline(stack) -> None:
@@ -216,11 +223,7 @@ async def test_no_data_never_promotes_even_when_inconclusive_steps_would_be(stac
     started = await start_rollout(
         stack.client, stack.engine, spec, stack.settings.control_task_queue
     )
-    for _ in range(100):
-        shown = await rollout_status(stack.client, started)
-        if shown["status"] == "paused":
-            break
-        await asyncio.sleep(0.2)
+    shown = await shown_when(stack, started, status="paused")
     assert shown["status"] == "paused" and "too few requests to promote" in shown["decisions"][-1]
     await control_rollout(stack.client, started, "abort")
     state = await finished(stack, started)
@@ -238,11 +241,7 @@ async def test_pause_is_the_default_for_an_inconclusive_step(stack) -> None:
     started = await start_rollout(
         stack.client, stack.engine, spec, stack.settings.control_task_queue
     )
-    for _ in range(100):
-        shown = await rollout_status(stack.client, started)
-        if shown["status"] == "paused":
-            break
-        await asyncio.sleep(0.2)
+    shown = await shown_when(stack, started, status="paused")
     assert shown["status"] == "paused" and shown["weights"] == {"base": 0.5, "next": 0.5}
     await control_rollout(stack.client, started, "abort")
     state = await finished(stack, started)
@@ -261,11 +260,7 @@ async def test_an_operator_promotes_a_step_then_all_the_way(stack) -> None:
     started = await start_rollout(stack.client, stack.engine, spec, queue)
     skipped = await control_rollout(stack.client, started, "promote")
     assert "promoted past this step" in skipped.message
-    for _ in range(100):
-        shown = await rollout_status(stack.client, started)
-        if shown["stage"] == "canary 50%":
-            break
-        await asyncio.sleep(0.2)
+    shown = await shown_when(stack, started, stage="canary 50%")
     assert shown["weights"] == {"base": 0.5, "next": 0.5}
     await control_rollout(stack.client, started, "promote_full")
     state = await finished(stack, started)
@@ -318,11 +313,7 @@ async def test_blue_green_bakes_all_traffic_against_the_baseline_before_the_swit
         while sent[0] < 300:
             await asyncio.sleep(0.1)
         started = await start_rollout(stack.client, stack.engine, spec, queue)
-        for _ in range(100):
-            shown = await rollout_status(stack.client, started)
-            if shown["stage"] == "blue-green 100%":
-                break
-            await asyncio.sleep(0.1)
+        shown = await shown_when(stack, started, stage="blue-green 100%")
         assert shown["weights"] == {"base": 0.0, "next": 1.0}
         state = await finished(stack, started)
     assert (state.status, state.stage) == ("promoted", "active")
@@ -370,10 +361,7 @@ async def test_blue_green_without_baseline_figures_never_promotes(stack) -> None
     queue = stack.settings.control_task_queue
     # Traffic only after the switch: the candidate has requests, the baseline none before it.
     started = await start_rollout(stack.client, stack.engine, spec, queue)
-    for _ in range(100):
-        if (await rollout_status(stack.client, started))["stage"] == "blue-green 100%":
-            break
-        await asyncio.sleep(0.05)
+    await shown_when(stack, started, stage="blue-green 100%")
     async with traffic(stack, "ro-blue-green-blind"):
         state = await finished(stack, started, seconds=30)
     assert state.status == "rolled_back"
