@@ -124,6 +124,11 @@ class Settings(BaseSettings):
     codec_cors_origins: list[str] = Field(
         default_factory=lambda: ["http://localhost:8233", "http://127.0.0.1:8233"]
     )
+    user_hash_key: SecretStr | None = Field(
+        None,
+        description="Key of the end-user hash on outcomes; default: a random key made once "
+        "and kept in the store, shared by every process that uses it.",
+    )
     codec_token: SecretStr | None = Field(
         None,
         description="Bearer token the codec endpoint requires ('Authorization: Bearer <token>'). "

@@ -31,6 +31,7 @@ class OutcomeRecord(BaseModel):
     cost_usd: float = Field(0.0, ge=0)
     cache_hit: bool = False
     routing_reason: str | None = None
+    user_hash: str | None = None
     guardrail_action: str | None = None
     quality_score: float | None = None
     started_at: datetime

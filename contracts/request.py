@@ -52,6 +52,11 @@ class RequestInput(BaseModel):
         "as an activity on provider_task_queue. Histories recorded before one-task requests "
         "lack it and replay with the call as an activity.",
     )
+    user_hash: str | None = Field(
+        None,
+        description="The client's end user (the `user` field or x-interlock-user), as a keyed "
+        "hash: never the id itself.",
+    )
     attributes_at_start: bool = Field(
         False,
         description="The gateway set the route, provider and model search attributes when it "

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.engine import Engine
 from temporalio.client import Client
 
 from activities.admission import Admission
@@ -29,6 +30,7 @@ from gateway.answer_handoff import AnswerHandOff
 from gateway.auth import authenticated_tenant
 from gateway.body_limit import BodySizeLimit
 from gateway.codec_routes import CODEC_PREFIX, codec_endpoint_token, codec_router
+from gateway.end_users import SECRET_NAME, USER_HEADER, user_hash
 from gateway.errors import ERROR_STATUSES, error_responses, install_error_handlers
 from gateway.metrics import GatewayMetrics
 from gateway.model_cards import model_cards
@@ -55,6 +57,7 @@ from gateway.streaming import stream_request
 from guardrails.registry import default_registry
 from store import create_store_engine, init_schema
 from store.engine import store_answers
+from store.installation import installation_secret
 from store.response_cache import open_response_store
 
 log = logging.getLogger(__name__)
@@ -113,6 +116,7 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
             shadows,
             handoff,
             registry=registry,
+            user_hash_key=await asyncio.to_thread(end_user_key, settings, engine),
         )
         try:
             yield
@@ -227,6 +231,9 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
             model=wire.model,
             chat=chat,
             admitted=admitted,
+            user_hash=user_hash(
+                state.user_hash_key, tenant, wire.user or request.headers.get(USER_HEADER)
+            ),
             attributes_at_start=True,
             provider_task_queue=provider_task_queue(state.settings),
             provider_call_in_task=state.settings.provider_calls_in_gateway,
@@ -249,6 +256,12 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
         return JSONResponse(completion.model_dump(mode="json"), headers=headers)
 
     return app
+
+
+def end_user_key(settings: Settings, engine: Engine) -> bytes:
+    if settings.user_hash_key is not None:
+        return settings.user_hash_key.get_secret_value().encode()
+    return installation_secret(engine, SECRET_NAME).encode()
 
 
 READY_TIMEOUT = timedelta(seconds=2)

@@ -98,7 +98,11 @@ class ChatCompletionRequest(BaseModel):
         None, description="{'include_usage': true} adds a last chunk with the token usage."
     )
     n: int = Field(1, ge=1, description="Only 1 is supported.")
-    user: str | None = None
+    user: str | None = Field(
+        None,
+        max_length=512,
+        description="Your end user's id: kept on the outcome only as a keyed hash, per tenant.",
+    )
     tools: list[WireTool] | None = None
     tool_choice: Literal["auto", "none", "required"] | WireNamedToolChoice | None = None
 

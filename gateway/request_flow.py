@@ -54,6 +54,8 @@ class GatewayState:
     """API key digest -> tenant, for keys seen in the last second."""
     registry: ProviderRegistry = field(default_factory=lambda: ProviderRegistry([]))
     """The providers this process can call (what /v1/models lists)."""
+    user_hash_key: bytes = b""
+    """Key of the end-user hash (gateway/end_users.py)."""
 
 
 def provider_task_queue(settings: Settings) -> str:

@@ -127,6 +127,8 @@ class Outcome(SQLModel, table=True):
     guardrail_action: str | None = Field(default=None, max_length=32)
     routing_reason: str | None = Field(default=None, max_length=300)
     """Why the route's policy chose this variant; NULL for plain weighted routes."""
+    user_hash: str | None = Field(default=None, max_length=64)
+    """The client's end user as a keyed hash (gateway/end_users.py); NULL when not given."""
     quality_score: float | None = None
     started_at: datetime
     finished_at: datetime
@@ -270,3 +272,13 @@ class FlagChange(SQLModel, table=True):
     changed_by: str = Field(default="", max_length=128)
     reason: str = ""
     changed_at: datetime = Field(default_factory=utcnow)
+
+
+class InstallationSecret(SQLModel, table=True):
+    """A secret every process of one installation shares, made once (store/installation.py)."""
+
+    __tablename__ = "installation_secrets"
+
+    name: str = Field(primary_key=True, max_length=64)
+    value: str = Field(max_length=128)
+    created_at: datetime = Field(default_factory=utcnow)

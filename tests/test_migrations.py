@@ -54,6 +54,7 @@ TABLES = {
     "response_cache",
     "feature_flags",
     "flag_changes",
+    "installation_secrets",
 }
 LEGACY_KEY = "il-legacy-" + "x" * 40
 LEGACY_POLICY = GuardrailPolicy(
@@ -353,6 +354,7 @@ def test_a_database_made_before_migrations_is_adopted_with_its_rows(
         "Running upgrade 0007 -> 0008",
         "Running upgrade 0008 -> 0009",
         "Running upgrade 0009 -> 0010",
+        "Running upgrade 0010 -> 0011",
     ]
     assert schema_revision(bare_engine) == head_revision()
     assert differences(bare_engine) == []
@@ -456,8 +458,8 @@ def test_create_revision_writes_what_the_database_lacks(engine: Engine, tmp_path
     with engine.begin() as connection:
         connection.execute(text("DROP INDEX ix_outcomes_tenant_id"))
     path = create_revision(engine, "restore an index", directory=directory)
-    assert path == directory / "versions" / "0011_restore_an_index.py"
+    assert path == directory / "versions" / "0012_restore_an_index.py"
     source = path.read_text(encoding="utf-8")
-    assert "down_revision = '0010'" in source
+    assert "down_revision = '0011'" in source
     upgrade = source[source.index("def upgrade") : source.index("def downgrade")]
     assert re.search(r"create_index\((batch_)?op\.f\('ix_outcomes_tenant_id'\)", upgrade)

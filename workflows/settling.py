@@ -46,6 +46,7 @@ def settle_input(
         finished_at=finished,
         cache_hit=admitted is not None and admitted.cached is not None,
         routing_reason=None if admitted is None else admitted.route.reason,
+        user_hash=request.user_hash,
     )
     return SettleInput(
         outcome=outcome if response is None else answered(outcome, response, finished),

@@ -1,0 +1,29 @@
+"""Secrets one installation's processes share, made by whichever process needs one first."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+
+from store.tables import InstallationSecret
+
+_secrets = InstallationSecret.__table__  # type: ignore[attr-defined]
+
+
+def installation_secret(engine: Engine, name: str) -> str:
+    """The secret called `name`, created at random (256 bits) the first time; every process
+    gets the same one, however many ask at once."""
+    with engine.begin() as connection:
+        insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+        connection.execute(
+            insert(_secrets)
+            .values(name=name, value=secrets.token_hex(32), created_at=datetime.now(UTC))
+            .on_conflict_do_nothing()
+        )
+        return connection.execute(
+            select(_secrets.c.value).where(_secrets.c.name == name)
+        ).scalar_one()
