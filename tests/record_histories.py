@@ -4,7 +4,7 @@ Not collected by the suite (the name does not start with test_); run it on purpo
 code whose histories you want to keep, when the workflow's shape changes:
 
     INTERLOCK_CODEC_KEYRING="$(cat tests/histories/keyring.json)" \
-    INTERLOCK_HISTORY_SET=request-v2 .venv/bin/python -m pytest tests/record_histories.py
+    INTERLOCK_HISTORY_SET=request-v8 .venv/bin/python -m pytest tests/record_histories.py
 
 Each scenario sends one real request through the gateway and writes the finished workflow's
 history to tests/histories/<set>/<scenario>.json. The payloads are encrypted with the test-only
@@ -19,9 +19,9 @@ import httpx
 import pytest
 
 from contracts.guardrails import DirectionPolicy, GuardrailPolicy
-from contracts.routing import RouteTarget
+from contracts.routing import CachePolicy, RouteTarget
 from store.guardrails import set_route_policy
-from store.routes import publish_route
+from store.routes import RouteConfig, publish_route, publish_routes
 from tests.history_files import save_history
 from tests.request_history import finished_workflow
 
@@ -45,6 +45,8 @@ SCENARIOS: dict[str, dict] = {
         "stream": True,
     },
     "unknown-model": {"model": "no-such-route", "content": "Hello"},
+    # The second of two identical requests to a cached route: answered from the cache, no call.
+    "cache-hit": {"model": "cached", "content": "Hello again", "asked_before": True},
     "tool-call": {
         "model": "echo",
         "content": "Look it up",
@@ -77,6 +79,16 @@ def routes(stack) -> None:
         ],
     )
     publish_route(stack.engine, "guarded", [RouteTarget(**_sim("baseline"), options=ECHO)])
+    publish_routes(
+        stack.engine,
+        [
+            RouteConfig(
+                name="cached",
+                targets=[RouteTarget(**_sim("baseline"), options=ECHO)],
+                cache=CachePolicy(ttl_seconds=600),
+            )
+        ],
+    )
     set_route_policy(
         stack.engine,
         "guarded",
@@ -98,12 +110,13 @@ async def test_record(stack, routes, scenario: str) -> None:
         if key in spec:
             body[key] = spec[key]
     async with httpx.AsyncClient(base_url=stack.base_url, timeout=60) as http:
-        response = await http.post(
-            "/v1/chat/completions",
-            json=body,
-            headers={"Authorization": f"Bearer {stack.api_key}"},
-        )
-        await response.aread()
+        for _ in range(2 if spec.get("asked_before") else 1):
+            response = await http.post(
+                "/v1/chat/completions",
+                json=body,
+                headers={"Authorization": f"Bearer {stack.api_key}"},
+            )
+            await response.aread()
     request_id = response.headers["x-request-id"]
     if scenario == "unknown-model" and response.status_code == 404:
         # Since gateways admit requests themselves, an unknown model starts no workflow.

@@ -52,7 +52,7 @@ def _converter():
 
 def test_there_are_histories_of_every_scenario() -> None:
     scenarios = {path.stem for path in RECORDED}
-    assert {"plain", "streamed", "fallback", "blocked", "redacted"} <= scenarios
+    assert {"plain", "streamed", "fallback", "blocked", "redacted", "cache-hit"} <= scenarios
 
 
 def test_there_are_rollout_histories_of_every_ending() -> None:
