@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import case, func, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
+from store.engine import insert_for
 from store.tables import CircuitBreaker, Outcome
 
 _breakers = CircuitBreaker.__table__  # type: ignore[attr-defined]
@@ -116,7 +116,7 @@ def change_breaker(
     provider, model = key
     with engine.begin() as connection:
         if read_version is None:
-            insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+            insert = insert_for(connection.dialect.name)
             # RETURNING, not rowcount: PostgreSQL's driver does not count an upsert's insert.
             inserted = connection.execute(
                 insert(_breakers)

@@ -21,9 +21,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import and_, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from store.engine import insert_for
 from store.tables import Budget, BudgetReservation, BudgetUsage
 
 Period = Literal["day", "month"]
@@ -118,7 +118,7 @@ def set_budget(
         "updated_at": datetime.now(UTC),
     }
     with engine.begin() as connection:
-        statement = _dialect_insert(connection)(_budgets).values(**values)
+        statement = insert_for(connection.dialect.name)(_budgets).values(**values)
         connection.execute(
             statement.on_conflict_do_update(
                 index_elements=["tenant_id", "route"],
@@ -183,7 +183,7 @@ def reserve(
         for rule, (_route, window) in zip(applying, charges, strict=True):
             key = {"tenant_id": rule.tenant_id, "route": rule.route, "window": window}
             connection.execute(
-                _dialect_insert(connection)(_usage)
+                insert_for(connection.dialect.name)(_usage)
                 .values(**key, reserved_nusd=0, spent_nusd=0)
                 .on_conflict_do_nothing()
             )
@@ -277,10 +277,6 @@ def _usage_key(key: dict[str, str]) -> list:
             _usage.c.window == key["window"],
         )
     ]
-
-
-def _dialect_insert(connection: Connection):
-    return postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
 
 
 def _lock_for_writing(connection: Connection) -> None:

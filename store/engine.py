@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqlalchemy import event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import create_engine
 
@@ -43,3 +44,8 @@ def store_answers(engine: Engine) -> None:
     """Raise unless the store answers a trivial query."""
     with engine.connect() as connection:
         connection.execute(text("SELECT 1"))
+
+
+def insert_for(dialect: str):  # type: ignore[no-untyped-def]
+    """The dialect's INSERT, which has ON CONFLICT (both dialects spell it the same way)."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert

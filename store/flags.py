@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
+from store.engine import insert_for
 from store.tables import FeatureFlag, FlagChange
 
 _flags = FeatureFlag.__table__  # type: ignore[attr-defined]
@@ -28,7 +28,7 @@ def set_flag(engine: Engine, name: str, enabled: bool, changed_by: str, reason: 
     now = datetime.now(UTC)
     values = {"enabled": enabled, "updated_at": now, "updated_by": changed_by}
     with engine.begin() as connection:
-        upsert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+        upsert = insert_for(connection.dialect.name)
         connection.execute(
             upsert(_flags)
             .values(name=name, **values)

@@ -6,9 +6,9 @@ import secrets
 from datetime import UTC, datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
+from store.engine import insert_for
 from store.tables import InstallationSecret
 
 _secrets = InstallationSecret.__table__  # type: ignore[attr-defined]
@@ -18,7 +18,7 @@ def installation_secret(engine: Engine, name: str) -> str:
     """The secret called `name`, created at random (256 bits) the first time; every process
     gets the same one, however many ask at once."""
     with engine.begin() as connection:
-        insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+        insert = insert_for(connection.dialect.name)
         connection.execute(
             insert(_secrets)
             .values(name=name, value=secrets.token_hex(32), created_at=datetime.now(UTC))

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from contracts.outcome import OutcomeRecord
 from experiments.statistics import bucket_index
+from store.engine import insert_for
 from store.tables import Outcome
 
 
 def _insert_once(dialect: str):
     """INSERT ... ON CONFLICT (request_id, arm) DO NOTHING RETURNING id, built once per dialect:
     rows are bound as parameters, so SQLAlchemy compiles it once and reuses it for every row."""
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    insert = insert_for(dialect)
     return (
         insert(Outcome)
         .on_conflict_do_nothing(index_elements=["request_id", "arm"])

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
+from store.engine import insert_for
 from store.tables import CachedResponse
 
 _cache = CachedResponse.__table__  # type: ignore[attr-defined]
@@ -40,7 +40,7 @@ class DatabaseResponses:
         values = {"tenant_id": tenant_id, "response": response}
         values["expires_at"] = now + timedelta(seconds=ttl_seconds)  # type: ignore[assignment]
         with self._engine.begin() as connection:
-            insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+            insert = insert_for(connection.dialect.name)
             connection.execute(
                 insert(_cache)
                 .values(key=key, **values)

@@ -6,17 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from store.engine import insert_for
 from store.tables import RolloutDecision, RolloutLook, utcnow
-
-
-def _insert(engine: Engine):  # type: ignore[no-untyped-def]
-    """The dialect's INSERT, which has ON CONFLICT (both dialects spell it the same)."""
-    return postgresql_insert if engine.dialect.name == "postgresql" else sqlite_insert
 
 
 def save_look(
@@ -24,7 +18,7 @@ def save_look(
 ) -> None:
     """Store the statistics of one look, replacing what a previous attempt of it stored: a
     retried look reads newer totals, and the judge must replay what the decision was made on."""
-    statement = _insert(engine)(RolloutLook).values(
+    statement = insert_for(engine.dialect.name)(RolloutLook).values(
         rollout_id=rollout_id, step=step, look=look, statistics=statistics, recorded_at=utcnow()
     )
     statement = statement.on_conflict_do_update(
@@ -77,7 +71,7 @@ def record_decision(
     """Record a decision unless (rollout_id, step, look, action) already has one; True if this
     call wrote it. The first attempt's record stands: it is what the rollout acted on."""
     statement = (
-        _insert(engine)(RolloutDecision)
+        insert_for(engine.dialect.name)(RolloutDecision)
         .values(
             rollout_id=rollout_id,
             route=route,
