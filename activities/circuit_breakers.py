@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
+from activities.refusals import AdmissionRefused
 from contracts.routing import ResolvedRoute, RouteTarget, left_serving
 from store import breakers as store
 from store.breakers import Breaker, Calls, Key
@@ -38,8 +39,13 @@ class BreakerPolicy:
     probes: int = 3
 
 
-class AllVariantsOpen(Exception):
+class AllVariantsOpen(AdmissionRefused):
     """Every variant of the route has an open breaker: nothing can be called now."""
+
+    status, error_type, code = 503, "server_error", "circuit_open"
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(max(1, round(self.retry_after.total_seconds())))}
 
     def __init__(self, route: str, retry_after: timedelta, reasons: list[str]) -> None:
         self.retry_after = retry_after

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 
 from sqlalchemy.engine import Engine
 
+from activities.refusals import AdmissionRefused
 from contracts.routing import ResolvedRoute, left_serving
 from store import flags as store
 
@@ -42,8 +43,10 @@ def environment_name(flag: str) -> str:
     return "INTERLOCK_FLAG_" + re.sub(r"[^A-Za-z0-9]", "_", flag).upper()
 
 
-class KillSwitchOn(Exception):
+class KillSwitchOn(AdmissionRefused):
     """A kill switch covers the request: it is refused, not sent anywhere."""
+
+    status, error_type, code = 503, "server_error", "kill_switch"
 
 
 class Flags:

@@ -14,11 +14,9 @@ from temporalio.exceptions import ApplicationError
 
 from activities.admission import Admission
 from activities.bedrock_guardrails import BedrockGuardrailError, apply_guardrail
-from activities.circuit_breakers import AllVariantsOpen
-from activities.flags import KillSwitchOn
 from activities.provider_calls import ProviderActivities
+from activities.refusals import AdmissionRefused
 from activities.response_cache import ResponseCache
-from activities.routing_policies import NoVariantEligible
 from activities.streaming import CLIENT_GONE
 from contracts.guardrails import ACTION_STRENGTH
 from contracts.outcome import answered
@@ -60,7 +58,7 @@ class RequestStepActivities:
         """Requests started before gateways admitted them run admission as their first step."""
         try:
             return await asyncio.to_thread(self._admission.admit, request)
-        except (KillSwitchOn, AllVariantsOpen, NoVariantEligible) as refused:
+        except AdmissionRefused as refused:
             # Refused as the gateway would refuse it, an answer the workflow returns: retrying
             # the step would only hold the request until its timeout.
             return AdmitResult(route=ResolvedRoute(route=request.model, error=str(refused)))

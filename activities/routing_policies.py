@@ -25,14 +25,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from activities.providers import ProviderRegistry
+from activities.refusals import AdmissionRefused
 from contracts.chat import ChatRequest
 from contracts.routing import ResolvedRoute, RouteTarget, RoutingPolicy
 
 EXPECTED_OUTPUT_TOKENS = 256
 
 
-class NoVariantEligible(Exception):
+class NoVariantEligible(AdmissionRefused):
     """The route's constraints leave no variant for this request."""
+
+    code = "no_eligible_variant"
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,8 @@ from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 from temporalio.service import RPCError
 
 from activities.admission import Admission
-from activities.circuit_breakers import AllVariantsOpen
-from activities.flags import KillSwitchOn
 from activities.providers import ProviderRegistry
-from activities.routing_policies import NoVariantEligible
+from activities.refusals import AdmissionRefused
 from activities.streaming import StreamChannels
 from configuration import Settings
 from contracts.request import RequestInput, RequestResult
@@ -119,14 +117,9 @@ async def admit_request(
         raise ApiError(
             429, str(exc), type="insufficient_quota", code="insufficient_quota"
         ) from None
-    except NoVariantEligible as exc:
-        raise ApiError(400, str(exc), code="no_eligible_variant") from None
-    except KillSwitchOn as exc:
-        raise ApiError(503, str(exc), type="server_error", code="kill_switch") from None
-    except AllVariantsOpen as exc:
-        retry = str(max(1, round(exc.retry_after.total_seconds())))
+    except AdmissionRefused as exc:
         raise ApiError(
-            503, str(exc), type="server_error", code="circuit_open", headers={"Retry-After": retry}
+            exc.status, str(exc), type=exc.error_type, code=exc.code, headers=exc.headers()
         ) from None
     except SQLAlchemyError as exc:
         log.error("route store unavailable for %s: %s", request.request_id, exc)

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
+import openai
+import pytest
+
 from contracts.routing import RouteTarget, RoutingPolicy
 from store.outcomes import outcomes_for_request
 from store.routes import RouteConfig, publish_routes
@@ -63,3 +66,17 @@ async def test_fastest_follows_the_latency_the_outcomes_show(stack, sdk) -> None
     assert row.routing_reason is not None and row.routing_reason.startswith(
         "fastest of 2: quick at"
     )
+
+
+async def test_a_request_no_variant_can_serve_is_a_clear_400(stack, sdk) -> None:
+    publish(
+        stack,
+        "policy-nothing-fits",
+        [RouteTarget(variant="fast", provider="simulated", model="sim-fast", options=STEADY)],
+        RoutingPolicy(providers=["openai"]),
+    )
+    with pytest.raises(openai.BadRequestError) as refused:
+        await ask(sdk, "policy-nothing-fits")
+    error = refused.value.body
+    assert error["code"] == "no_eligible_variant"
+    assert "fast: provider simulated is not allowed" in error["message"]
