@@ -3,9 +3,9 @@
 The key hashes everything that shapes an answer: the tenant, the route and its version (so a
 changed variant, prompt or guardrail policy starts afresh), the variant the request goes to
 (provider, model, options, system prompt), and the checked request whole: messages, tools,
-tool_choice and every sampling parameter, seed included. A hit is looked up at admission and
-skips the provider call; it is still checked by the route's output guardrails and recorded as an
-outcome with `cache_hit`, no tokens and no cost.
+tool_choice, response_format and every sampling parameter, seed included. A hit is looked up at
+admission and skips the provider call; it is still checked by the route's output guardrails and
+recorded as an outcome with `cache_hit`, no tokens and no cost.
 
 Only whole answers that finished normally are kept: never an error, a refusal, a blocked or
 redacted answer, one cut at max_tokens, or a streamed one; and nothing for a request whose input

@@ -23,11 +23,15 @@ class ProviderConfig(BaseModel):
     kind: Literal["openai", "bedrock", "gemini"]
     base_url: str | None = Field(None, description="OpenAI-compatible or Gemini endpoint.")
     api_key_env: str | None = Field(None, description="Environment variable holding the key.")
-    region: str | None = Field(None, description="Bedrock: AWS region.")
+    region: str | None = Field(
+        None,
+        description="Bedrock: the AWS region it calls. OpenAI-compatible: where that server "
+        "runs, as routes' `regions` constraints name it (unset: unknown, never allowed by one).",
+    )
     endpoint_url: str | None = Field(None, description="Bedrock: endpoint override.")
     vertexai: bool = Field(False, description="Gemini: use Vertex AI instead of an API key.")
     project: str | None = None
-    location: str | None = None
+    location: str | None = Field(None, description="Gemini on Vertex AI: the region it calls.")
     models: list[str] | None = Field(
         None, description="Models routes may name; None accepts any model id."
     )

@@ -48,12 +48,29 @@ class SamplingParams(BaseModel):
     seed: int | None = None
 
 
+class ResponseFormat(BaseModel):
+    """The answer must be JSON: any object (`json_object`), or one that matches `schema`."""
+
+    type: Literal["json_object", "json_schema"]
+    name: str | None = Field(None, description="json_schema: the schema's name.")
+    description: str | None = None
+    json_schema: dict[str, Any] | None = Field(None, description="json_schema: the JSON Schema.")
+    strict: bool | None = None
+
+    def schema_or_object(self) -> dict[str, Any]:
+        """The schema the answer is held to; `json_object` asks for any object."""
+        return self.json_schema if self.json_schema is not None else {"type": "object"}
+
+
 class ChatRequest(BaseModel):
     messages: list[ChatMessage] = Field(min_length=1)
     params: SamplingParams = Field(default_factory=SamplingParams)
     tools: list[ToolSpec] = Field(default_factory=list)
     tool_choice: Literal["auto", "none", "required"] | str | None = Field(
         None, description="'auto', 'none', 'required', or the name of one tool to call."
+    )
+    response_format: ResponseFormat | None = Field(
+        None, description="Structured output; None for free text."
     )
 
 

@@ -70,6 +70,16 @@ class RoutingPolicy(BaseModel):
     max_latency_ms: float | None = Field(None, gt=0, description="Recent latency.")
     providers: list[str] | None = Field(None, description="The providers allowed; default all.")
     min_context_tokens: int | None = Field(None, gt=0)
+    requires: list[Literal["tools", "structured_output"]] = Field(
+        default_factory=list,
+        description="Capabilities every chosen variant must be known to have (models.json).",
+    )
+    regions: list[str] | None = Field(
+        None,
+        description="Where calls may be processed: a region ('eu-central-1'), or a prefix that "
+        "covers its regions ('eu' allows eu-central-1, eu-west-1 and Bedrock's eu. profiles). "
+        "A variant whose region is unknown is never allowed. Default: anywhere.",
+    )
     over_budget: Literal["refuse", "cheapest"] = Field(
         "refuse",
         description="When a budget cannot hold the request's worst case: refuse it (429), or "

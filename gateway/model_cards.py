@@ -1,17 +1,16 @@
 """What GET /v1/models lists: every route, and every model a configured provider is known to
-serve as provider/model, each with what it can do."""
+serve as provider/model, each with what it can do (None where unknown)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
 from activities.providers import ProviderRegistry
+from activities.providers.model_catalog import CAPABILITIES, UNKNOWN, ModelCapabilities
 from gateway.openai_answers import ModelCard
 from store.routes import list_routes, live_config
-
-# Every adapter passes tools through and streams; a capability a route or model lacked would be
-# listed as False here.
-BASE_CAPABILITIES = {"tools": True, "streaming": True}
 
 
 def model_cards(engine: Engine, registry: ProviderRegistry) -> list[ModelCard]:
@@ -21,12 +20,13 @@ def model_cards(engine: Engine, registry: ProviderRegistry) -> list[ModelCard]:
         if found is None:
             continue
         config = found[1]
-        windows = [
-            window
+        known = [
+            UNKNOWN
+            if (p := registry.get(t.provider)) is None
+            else p.capabilities(t.model, t.options)
             for t in config.targets
-            if (provider := registry.get(t.provider)) is not None
-            and (window := provider.context_window(t.model, t.options)) is not None
         ]
+        windows = [k.context_window for k in known if k.context_window is not None]
         cards.append(
             ModelCard(
                 id=route.name,
@@ -34,7 +34,10 @@ def model_cards(engine: Engine, registry: ProviderRegistry) -> list[ModelCard]:
                 kind="route",
                 variants=[f"{t.provider}/{t.model}" for t in config.targets],
                 capabilities={
-                    **BASE_CAPABILITIES,
+                    "streaming": True,
+                    # A request needing a capability goes to the variants that have it, so the
+                    # route has what any of its variants has.
+                    **{name: _any(k.has(name) for k in known) for name in CAPABILITIES},
                     "context_window": min(windows) if windows else None,
                     "cache_ttl_seconds": None if config.cache is None else config.cache.ttl_seconds,
                     "routing": "weighted" if config.routing is None else config.routing.kind,
@@ -53,11 +56,27 @@ def model_cards(engine: Engine, registry: ProviderRegistry) -> list[ModelCard]:
                     owned_by=name,
                     kind="model",
                     capabilities={
-                        **BASE_CAPABILITIES,
-                        "context_window": provider.context_window(model, {}),
+                        "streaming": True,
+                        **_listed(provider.capabilities(model, {})),
+                        "region": provider.region(model, {}),
                         "input_price_per_mtok": None if prices is None else prices[0],
                         "output_price_per_mtok": None if prices is None else prices[1],
                     },
                 )
             )
     return cards
+
+
+def _listed(known: ModelCapabilities) -> dict[str, Any]:
+    return {
+        "context_window": known.context_window,
+        **{name: known.has(name) for name in CAPABILITIES},
+    }
+
+
+def _any(values: Any) -> bool | None:
+    """True if any is True, False if all are False, else unknown."""
+    seen = list(values)
+    if any(v is True for v in seen):
+        return True
+    return False if seen and all(v is False for v in seen) else None

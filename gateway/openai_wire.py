@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from contracts.chat import (
     ChatMessage,
     ChatRequest,
+    ResponseFormat,
     SamplingParams,
     ToolCall,
     ToolSpec,
@@ -51,6 +52,20 @@ class WireTool(BaseModel):
 class WireNamedToolChoice(BaseModel):
     type: Literal["function"]
     function: dict[str, str]
+
+
+class WireJsonSchema(BaseModel):
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")
+    description: str | None = None
+    schema_: dict[str, Any] | None = Field(None, alias="schema")
+    strict: bool | None = None
+
+
+class WireResponseFormat(BaseModel):
+    """`text` (the default), `json_object` (any JSON object), or `json_schema`."""
+
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: WireJsonSchema | None = None
 
 
 class WireMessage(BaseModel):
@@ -105,6 +120,12 @@ class ChatCompletionRequest(BaseModel):
     )
     tools: list[WireTool] | None = None
     tool_choice: Literal["auto", "none", "required"] | WireNamedToolChoice | None = None
+    response_format: WireResponseFormat | None = Field(
+        None,
+        description="Structured output: {'type': 'json_object'}, or {'type': 'json_schema', "
+        "'json_schema': {'name': ..., 'schema': {...}}}. Routes send such requests only to "
+        "variants able to honour it.",
+    )
 
     @field_validator("stop")
     @classmethod
@@ -116,7 +137,6 @@ class ChatCompletionRequest(BaseModel):
 
 UNSUPPORTED = {
     "functions": "the legacy 'functions' parameter (use 'tools')",
-    "response_format": "structured output",
     "logprobs": "log probabilities",
 }
 
@@ -187,6 +207,29 @@ def to_chat_request(wire: ChatCompletionRequest) -> ChatRequest:
             for t in wire.tools or []
         ],
         tool_choice=choice,
+        response_format=_response_format(wire.response_format),
+    )
+
+
+def _response_format(wire: WireResponseFormat | None) -> ResponseFormat | None:
+    if wire is None or wire.type == "text":
+        return None
+    if wire.type == "json_object":
+        return ResponseFormat(type="json_object")
+    if wire.json_schema is None:
+        raise ApiError(
+            400,
+            "response_format of type json_schema needs a json_schema with a name",
+            param="response_format.json_schema",
+            code="invalid_value",
+        )
+    spec = wire.json_schema
+    return ResponseFormat(
+        type="json_schema",
+        name=spec.name,
+        description=spec.description,
+        json_schema=spec.schema_,
+        strict=spec.strict,
     )
 
 

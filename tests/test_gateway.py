@@ -90,6 +90,8 @@ async def test_models_lists_routes_and_models_with_what_they_can_do(stack, sdk) 
     fast = cards["simulated/sim-fast"]
     assert (fast["kind"], fast["owned_by"]) == ("model", "simulated")
     assert fast["capabilities"]["context_window"] == 128_000
+    assert fast["capabilities"]["tools"] and fast["capabilities"]["structured_output"]
+    assert chat["capabilities"]["structured_output"] is True
     assert (
         fast["capabilities"]["input_price_per_mtok"],
         fast["capabilities"]["output_price_per_mtok"],
@@ -351,11 +353,11 @@ BAD_INPUTS = [
     ),
     pytest.param(
         {
-            "json": {**chat_body(), "response_format": {"type": "json_object"}},
+            "json": {**chat_body(), "response_format": {"type": "yaml"}},
             "headers": {"Authorization": AUTH},
         },
         400,
-        "unsupported_parameter",
+        "invalid_value",
         id="response-format",
     ),
     pytest.param(

@@ -30,6 +30,7 @@ from contracts.chat import (
     ChatMessage,
     ChatRequest,
     ChatResponse,
+    ResponseFormat,
     SamplingParams,
     StreamChunk,
     ToolCall,
@@ -717,3 +718,48 @@ async def test_target_problem_and_the_model_allowlist(
         assert "/eu-west-1/bedrock/" in server.requests[-1]["headers"]["Authorization"]
     finally:
         limited.close()
+
+
+# --- structured output ---
+
+SONNET_45 = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+
+
+async def test_response_format_becomes_converse_output_config(
+    provider: BedrockProvider, server: BedrockConverseServer
+) -> None:
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    wanted = ResponseFormat(
+        type="json_schema", name="place", description="A city.", json_schema=schema
+    )
+    await provider.complete("req-1", target(SONNET_45), ask("Where?", response_format=wanted), 1)
+    assert body_of_last_call(server, SONNET_45)["outputConfig"] == {
+        "textFormat": {
+            "type": "json_schema",
+            "structure": {
+                "jsonSchema": {
+                    "name": "place",
+                    "schema": json.dumps(schema, separators=(",", ":")),
+                    "description": "A city.",
+                }
+            },
+        }
+    }
+    chunks: list[StreamChunk] = []
+    any_object = ask("Where?", response_format=ResponseFormat(type="json_object"))
+    await collect(provider.stream("req-2", target(f"eu.{SONNET_45}"), any_object, 1), chunks)
+    sent = server.requests[-1]["body"]["outputConfig"]["textFormat"]["structure"]["jsonSchema"]
+    assert sent == {"name": "answer", "schema": '{"type":"object"}'}
+
+
+async def test_a_model_known_to_lack_structured_output_is_refused_before_sending(
+    provider: BedrockProvider, server: BedrockConverseServer
+) -> None:
+    wanted = ask("Where?", response_format=ResponseFormat(type="json_object"))
+    with pytest.raises(ProviderBadRequest, match="has no structured output"):
+        await provider.complete("req-1", target(HAIKU), wanted, 1)
+    assert server.requests == []
+    assert provider.capabilities(HAIKU, {}).structured_output is False
+    assert provider.capabilities(f"us.{SONNET_45}", {}).structured_output is True
+    assert provider.region(f"us.{SONNET_45}", {}) == "us"
+    assert provider.region(SONNET_45, {}) == "us-east-1"

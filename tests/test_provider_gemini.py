@@ -27,6 +27,7 @@ from contracts.chat import (
     ChatMessage,
     ChatRequest,
     ChatResponse,
+    ResponseFormat,
     SamplingParams,
     StreamChunk,
     ToolSpec,
@@ -487,3 +488,21 @@ async def test_misconfigured_targets_fail_before_any_request(gemini: GeminiServe
 def test_a_bad_default_safety_setting_fails_at_construction() -> None:
     with pytest.raises(ValueError, match="unknown field"):
         GeminiProvider(api_key=API_KEY, safety_settings=[{**HARASSMENT_ONLY_HIGH, "x": "y"}])
+
+
+async def test_response_format_asks_gemini_for_json_held_to_the_schema(
+    provider: GeminiProvider, gemini: GeminiServer
+) -> None:
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    wanted = ResponseFormat(type="json_schema", name="place", json_schema=schema)
+    await provider.complete("req-1", target(), ask(response_format=wanted), attempt=1)
+    config = gemini.requests[-1]["body"]["generationConfig"]
+    assert config == {"responseMimeType": "application/json", "responseJsonSchema": schema}
+    await collect(
+        provider.stream(
+            "req-2", target(), ask(response_format=ResponseFormat(type="json_object")), 1
+        )
+    )
+    assert gemini.requests[-1]["body"]["generationConfig"] == {
+        "responseMimeType": "application/json"
+    }

@@ -32,6 +32,7 @@ from activities.providers.pricing import cost_usd
 from contracts.chat import (
     ChatMessage,
     ChatRequest,
+    ResponseFormat,
     SamplingParams,
     StreamChunk,
     ToolCall,
@@ -573,3 +574,32 @@ def test_retry_after_header_forms(
     headers: dict[str, str], rate_limited: bool, expected: float | None
 ) -> None:
     assert retry_after_seconds(headers, rate_limited=rate_limited) == expected
+
+
+# --- structured output ---
+
+ANSWER_SCHEMA = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}, "celsius": {"type": "number"}},
+    "required": ["city", "celsius"],
+    "additionalProperties": False,
+}
+
+
+async def test_response_format_is_sent_as_openai_defines_it(
+    server: OpenAICompatServer, provider: OpenAICompatProvider
+) -> None:
+    schema = ResponseFormat(
+        type="json_schema", name="weather", json_schema=ANSWER_SCHEMA, strict=True
+    )
+    await provider.complete("r1", target(), user_chat(response_format=schema), 1)
+    assert server.requests[-1]["body"]["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "weather", "schema": ANSWER_SCHEMA, "strict": True},
+    }
+    chunks: list[StreamChunk] = []
+    any_object = ResponseFormat(type="json_object")
+    await collect(provider.stream("r2", target(), user_chat(response_format=any_object), 1), chunks)
+    assert server.requests[-1]["body"]["response_format"] == {"type": "json_object"}
+    await provider.complete("r3", target(), user_chat(), 1)
+    assert "response_format" not in server.requests[-1]["body"]

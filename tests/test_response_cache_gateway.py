@@ -120,6 +120,7 @@ async def test_what_shapes_the_answer_another_tenant_or_no_cache_misses(
         "tools offered": ask(client, route, tools=[WEATHER], tool_choice="none"),
         "a temperature": ask(client, route, temperature=0.3),
         "a seed": ask(client, route, seed=7),
+        "JSON asked for": ask(client, route, response_format={"type": "json_object"}),
         "other words": ask(client, route, "hello there"),
         "no-cache": ask(client, route, extra_headers={"Cache-Control": "no-cache"}),
     }

@@ -8,17 +8,19 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from activities.providers import ProviderRegistry
+from activities.providers.bedrock import BedrockProvider
 from activities.providers.simulated import SimulatedProvider
 from activities.routing_policies import NoVariantEligible, PolicyChooser, Recent
 from activities.variant_stats import VariantStats
-from contracts.chat import ChatMessage, ChatRequest, SamplingParams
+from contracts.chat import ChatMessage, ChatRequest, ResponseFormat, SamplingParams, ToolSpec
 from contracts.routing import ResolvedRoute, RouteTarget, RoutingPolicy
 from store.outcomes import record_outcomes
 from tests.test_circuit_breakers import T0
 from tests.test_flags import Clock
 from tests.test_rollout_stats import outcome
 
-REGISTRY = ProviderRegistry([SimulatedProvider(seed=0, latency_scale=0.0)])
+REGISTRY_PROVIDERS = [SimulatedProvider(seed=0, latency_scale=0.0)]
+REGISTRY = ProviderRegistry(REGISTRY_PROVIDERS)
 SMART = RouteTarget(variant="smart", provider="simulated", model="sim-smart", weight=1)
 FAST = RouteTarget(
     variant="fast",
@@ -74,7 +76,7 @@ def test_constraints_leave_variants_out_and_say_why() -> None:
     within = choose(RoutingPolicy(kind="cheapest", min_context_tokens=32_000, max_cost_usd=0.001))
     assert [t.variant for t in within.targets] == ["flaky"]
     assert within.reason is not None
-    assert within.reason.startswith("cheapest of 1 within 32k context, <= $0.001: flaky")
+    assert within.reason.startswith("cheapest of 1 meeting 32k context, <= $0.001: flaky")
     slow = choose(RoutingPolicy(kind="weighted", max_latency_ms=500, providers=["simulated"]))
     assert order(slow) == [("fast", 1.0), ("flaky", 0.0)]
     with pytest.raises(NoVariantEligible) as none:
@@ -115,3 +117,86 @@ def test_figures_are_read_only_while_a_route_asks_for_them(engine: Engine) -> No
     clock.now += 61
     stats.refresh(T0)  # a minute without asking: no reading, the last figures stay
     assert stats.recent("simulated", "sim-fast").latency_ms == pytest.approx(100.0)
+
+
+JSON_WANTED = CHAT.model_copy(update={"response_format": ResponseFormat(type="json_object")})
+WITH_TOOLS = CHAT.model_copy(update={"tools": [ToolSpec(name="lookup")]})
+
+
+def plain_route(*targets: RouteTarget, routing: RoutingPolicy | None = None) -> ResolvedRoute:
+    return ResolvedRoute(route="chat", version=1, targets=list(targets), routing=routing)
+
+
+def test_a_request_needing_structured_output_skips_variants_known_to_lack_it() -> None:
+    chooser = PolicyChooser(REGISTRY, lambda _provider, _model: Recent())
+    no_json = SMART.model_copy(update={"options": {"structured_output": False}})
+    # No routing block: the route's weights stand, less the variant that cannot answer in JSON.
+    chosen = chooser.choose(plain_route(no_json, FLAKY), JSON_WANTED)
+    assert order(chosen) == [("flaky", 1.0)]
+    assert chosen.reason == "weighted among 1 meeting structured_output"
+    # A plain request is not touched, nor is one whose needs every variant meets.
+    assert chooser.choose(plain_route(no_json, FLAKY), CHAT).reason is None
+    assert chooser.choose(plain_route(SMART, FLAKY), JSON_WANTED).reason is None
+    no_tools = FAST.model_copy(update={"options": {"tools": False}})
+    with pytest.raises(NoVariantEligible) as none:
+        chooser.choose(plain_route(no_tools), WITH_TOOLS)
+    assert "fast: no tools, which the request needs" in str(none.value)
+
+
+def test_a_route_requirement_is_met_only_by_what_is_known() -> None:
+    catalogued = RouteTarget(
+        variant="claude", provider="bedrock", model="anthropic.claude-sonnet-4-5-20250929-v1:0"
+    )
+    older = catalogued.model_copy(
+        update={"variant": "older", "model": "anthropic.claude-sonnet-4-20250514-v1:0"}
+    )
+    unlisted = catalogued.model_copy(update={"variant": "custom", "model": "acme.custom-v1"})
+    bedrock = BedrockProvider("bedrock", region="eu-central-1")
+    try:
+        chooser = PolicyChooser(ProviderRegistry([bedrock]), lambda _p, _m: Recent())
+        policy = RoutingPolicy(kind="cheapest", requires=["tools", "structured_output"])
+        chosen = chooser.choose(plain_route(older, unlisted, catalogued, routing=policy), CHAT)
+        assert [t.variant for t in chosen.targets] == ["claude"]
+        assert chosen.reason is not None
+        assert chosen.reason.startswith("cheapest of 1 meeting structured_output+tools: claude")
+        with pytest.raises(NoVariantEligible) as none:
+            chooser.choose(plain_route(older, unlisted, routing=policy), CHAT)
+        assert "older: structured_output missing" in str(none.value)
+        assert "custom: tools unknown" in str(none.value)
+        # The request's own need lets the unlisted model try, but not the one known to lack it.
+        needs_only = chooser.choose(plain_route(older, unlisted), JSON_WANTED)
+        assert [t.variant for t in needs_only.targets] == ["custom"]
+    finally:
+        bedrock.close()
+
+
+def test_regions_allow_a_region_or_the_regions_under_a_prefix() -> None:
+    bedrock = BedrockProvider("bedrock", region="eu-central-1")
+    try:
+        chooser = PolicyChooser(
+            ProviderRegistry([bedrock, *REGISTRY_PROVIDERS]), lambda _p, _m: Recent()
+        )
+        regional = RouteTarget(
+            variant="regional",
+            provider="bedrock",
+            model="anthropic.claude-sonnet-4-5-20250929-v1:0",
+        )
+        profile = regional.model_copy(
+            update={"variant": "profile", "model": "us.anthropic.claude-sonnet-4-5-20250929-v1:0"}
+        )
+        sim_eu = SMART.model_copy(update={"variant": "sim-eu", "options": {"region": "eu-west-1"}})
+        anywhere = FLAKY.model_copy(update={"variant": "anywhere", "weight": 1})
+        route = plain_route(
+            profile, regional, sim_eu, anywhere, routing=RoutingPolicy(regions=["eu"])
+        )
+        chosen = chooser.choose(route, CHAT)
+        assert [t.variant for t in chosen.targets] == ["regional", "sim-eu"]
+        assert chosen.reason == "weighted among 2 meeting in eu"
+        exact = route.model_copy(update={"routing": RoutingPolicy(regions=["eu-west-1", "us"])})
+        assert [t.variant for t in chooser.choose(exact, CHAT).targets] == ["profile", "sim-eu"]
+        with pytest.raises(NoVariantEligible) as none:
+            chooser.choose(route.model_copy(update={"targets": [profile, anywhere]}), CHAT)
+        assert "profile: region us is not allowed" in str(none.value)
+        assert "anywhere: region unknown" in str(none.value)
+    finally:
+        bedrock.close()

@@ -4,6 +4,7 @@ variant the policy chose, with the reason on the outcome row."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import openai
 import pytest
@@ -80,3 +81,81 @@ async def test_a_request_no_variant_can_serve_is_a_clear_400(stack, sdk) -> None
     error = refused.value.body
     assert error["code"] == "no_eligible_variant"
     assert "fast: provider simulated is not allowed" in error["message"]
+
+
+PLACE = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}, "population": {"type": "integer"}},
+    "required": ["city", "population"],
+}
+
+
+async def test_structured_output_goes_to_a_variant_that_can_answer_in_json(stack, sdk) -> None:
+    # The route's traffic is all on a variant that has no structured output; the JSON request
+    # goes to its fallback, which has, and the plain request stays where the weights say.
+    no_json = {**STEADY, "structured_output": False}
+    publish(
+        stack,
+        "json-capable",
+        [
+            RouteTarget(variant="prose", provider="simulated", model="sim-smart", options=no_json),
+            RouteTarget(
+                variant="json", provider="simulated", model="sim-fast", weight=0, options=STEADY
+            ),
+        ],
+        None,
+    )
+    raw = await sdk.chat.completions.with_raw_response.create(
+        model="json-capable",
+        messages=[{"role": "user", "content": "Name a city."}],
+        response_format={
+            "type": "json_schema",
+            "json_schema": {"name": "place", "schema": PLACE, "strict": True},
+        },
+    )
+    completion = raw.parse()
+    assert raw.headers["x-interlock-variant"] == "json"
+    answer = json.loads(completion.choices[0].message.content)
+    assert set(answer) == {"city", "population"} and isinstance(answer["population"], int)
+    [row] = outcomes_for_request(stack.engine, completion.id)
+    assert row.routing_reason == "weighted among 1 meeting structured_output"
+    variant, _ = await ask(sdk, "json-capable")
+    assert variant == "prose"
+
+
+async def test_structured_output_from_a_model_addressed_directly(stack, sdk) -> None:
+    completion = await sdk.chat.completions.create(
+        model="simulated/sim-fast",
+        messages=[{"role": "user", "content": "Anything, as JSON."}],
+        response_format={"type": "json_object"},
+    )
+    assert isinstance(json.loads(completion.choices[0].message.content), dict)
+    with pytest.raises(openai.BadRequestError) as refused:
+        await sdk.chat.completions.create(
+            model="simulated/sim-fast",
+            messages=[{"role": "user", "content": "x"}],
+            response_format={"type": "json_schema"},
+        )
+    assert refused.value.body["param"] == "response_format.json_schema"
+
+
+async def test_a_route_that_requires_tools_leaves_out_a_variant_without_them(stack, sdk) -> None:
+    publish(
+        stack,
+        "tools-required",
+        [
+            RouteTarget(
+                variant="toolless",
+                provider="simulated",
+                model="sim-fast",
+                options={**STEADY, "tools": False},
+            ),
+            RouteTarget(variant="agent", provider="simulated", model="sim-smart", options=STEADY),
+        ],
+        RoutingPolicy(kind="cheapest", requires=["tools"]),
+    )
+    variant, completion = await ask(sdk, "tools-required")
+    assert variant == "agent"
+    [row] = outcomes_for_request(stack.engine, completion.id)
+    assert row.routing_reason is not None
+    assert row.routing_reason.startswith("cheapest of 1 meeting tools: agent")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable
 from typing import Protocol
 
+from activities.providers.model_catalog import ModelCapabilities
 from contracts.chat import ChatRequest, ChatResponse, StreamChunk
 from contracts.routing import RouteTarget
 
@@ -30,9 +31,14 @@ class ChatProvider(Protocol):
         others may still be served."""
         ...
 
-    def context_window(self, model: str, options: dict) -> int | None:
-        """Tokens `model` takes in (input and output together), None where unknown: what a
-        route's routing constraints check a request against."""
+    def capabilities(self, model: str, options: dict) -> ModelCapabilities:
+        """What `model` can do (context window, tools, structured output), None where unknown:
+        what routing checks a request and a route's requirements against."""
+        ...
+
+    def region(self, model: str, options: dict) -> str | None:
+        """Where calls to `model` are processed ('eu-central-1', or 'eu' for a cross-region
+        inference profile), None where unknown: what a route's `regions` constraint checks."""
         ...
 
     async def complete(

@@ -51,12 +51,18 @@ from activities.providers.errors import (
     UnknownModel,
     parse_retry_after,
 )
+from activities.providers.model_catalog import (
+    REGION_PREFIXES,
+    ModelCapabilities,
+    capabilities_of,
+)
 from activities.providers.pricing import cost_usd, price_of, price_table
 from contracts.chat import (
     ChatMessage,
     ChatRequest,
     ChatResponse,
     FinishReason,
+    ResponseFormat,
     SamplingParams,
     StreamChunk,
     ToolCall,
@@ -193,8 +199,16 @@ class BedrockProvider:
     def known_models(self) -> list[str]:
         return sorted(price_table().get("bedrock", {}))
 
-    def context_window(self, model: str, options: dict) -> int | None:
-        return None  # not published by the API: routes that need it set min_context_tokens
+    def capabilities(self, model: str, options: dict) -> ModelCapabilities:
+        return capabilities_of("bedrock", model)
+
+    def region(self, model: str, options: dict) -> str | None:
+        # A cross-region inference profile (us., eu., ...) may run in any region of its
+        # geography, so it is placed no closer than that.
+        for prefix in REGION_PREFIXES:
+            if model.startswith(prefix):
+                return prefix.rstrip(".")
+        return self._client.meta.region_name
 
     def target_problem(self, model: str, options: dict) -> str | None:
         if not model:
@@ -282,9 +296,26 @@ class BedrockProvider:
         tool_config = _tool_config(chat, messages)
         if tool_config is not None:
             request["toolConfig"] = tool_config
+        if chat.response_format is not None:
+            request["outputConfig"] = self._output_config(target.model, chat.response_format)
         if options.additional_model_request_fields:
             request["additionalModelRequestFields"] = options.additional_model_request_fields
         return request
+
+    def _output_config(self, model: str, wanted: ResponseFormat) -> dict[str, Any]:
+        # Only some models take a schema; one known not to is refused here, without a call.
+        if self.capabilities(model, {}).structured_output is False:
+            raise ProviderBadRequest(
+                f"model {model!r} on {self.name} has no structured output (response_format)"
+            )
+        schema: dict[str, Any] = {
+            "name": wanted.name or "answer",
+            # Converse takes the schema as JSON text, not as a document.
+            "schema": json.dumps(wanted.schema_or_object(), separators=(",", ":")),
+        }
+        if wanted.description:
+            schema["description"] = wanted.description
+        return {"textFormat": {"type": "json_schema", "structure": {"jsonSchema": schema}}}
 
 
 # --- the request ---

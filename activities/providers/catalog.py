@@ -28,7 +28,9 @@ def build_provider(config: ProviderConfig) -> ChatProvider:
 
         if not config.base_url:
             raise ValueError(f"provider {config.name!r}: an OpenAI-compatible entry needs base_url")
-        return OpenAICompatProvider(config.name, config.base_url, api_key, models=config.models)
+        return OpenAICompatProvider(
+            config.name, config.base_url, api_key, models=config.models, region=config.region
+        )
     if config.kind == "bedrock":
         from activities.providers.bedrock import BedrockProvider
 

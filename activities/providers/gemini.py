@@ -45,6 +45,7 @@ from activities.providers.errors import (
     UnknownModel,
     parse_retry_after,
 )
+from activities.providers.model_catalog import ModelCapabilities, capabilities_of
 from activities.providers.pricing import cost_usd, price_of, price_table
 from contracts.chat import (
     ChatMessage,
@@ -373,6 +374,16 @@ def _refuse_blocked_prompt(response: types.GenerateContentResponse, model: str) 
         raise ContentPolicyRefusal(f"gemini {model} blocked the prompt: {reason}")
 
 
+def _structured_output(chat: ChatRequest) -> dict[str, Any]:
+    if chat.response_format is None:
+        return {}
+    # Without a schema (json_object) the answer is held to JSON of any shape.
+    return {
+        "response_mime_type": "application/json",
+        "response_json_schema": chat.response_format.json_schema,
+    }
+
+
 def _pricing_model(model: str) -> str:
     return model.removeprefix("models/")
 
@@ -531,8 +542,12 @@ class GeminiProvider:
     def known_models(self) -> list[str]:
         return sorted(price_table().get("gemini", {}))
 
-    def context_window(self, model: str, options: dict) -> int | None:
-        return None  # not published by the API: routes that need it set min_context_tokens
+    def capabilities(self, model: str, options: dict) -> ModelCapabilities:
+        return capabilities_of("gemini", _pricing_model(model))
+
+    def region(self, model: str, options: dict) -> str | None:
+        # Vertex AI runs in the location the client names; the Developer API names none.
+        return self.location if self.vertexai else None
 
     def target_problem(self, model: str, options: dict) -> str | None:
         return self._model_problem(model) or self._options_problem(options)
@@ -567,6 +582,7 @@ class GeminiProvider:
             safety_settings=safety,
             tools=tools,
             tool_config=_tool_config(chat),
+            **_structured_output(chat),
             # The caller runs the tools; the SDK must never call back on its own.
             automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
         )

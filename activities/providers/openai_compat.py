@@ -32,12 +32,14 @@ from activities.providers.errors import (
     UnknownModel,
     parse_retry_after,
 )
+from activities.providers.model_catalog import ModelCapabilities, capabilities_of
 from activities.providers.pricing import cost_usd, price_of, price_table
 from contracts.chat import (
     ChatMessage,
     ChatRequest,
     ChatResponse,
     FinishReason,
+    ResponseFormat,
     StreamChunk,
     ToolCall,
     ToolCallDelta,
@@ -264,6 +266,20 @@ def message_to_wire(message: ChatMessage) -> dict[str, Any]:
     return wire
 
 
+def _response_format_to_wire(wanted: ResponseFormat) -> dict[str, Any]:
+    if wanted.type == "json_object":
+        return {"type": "json_object"}
+    spec: dict[str, Any] = {"name": wanted.name or "answer"}
+    for key, value in (
+        ("description", wanted.description),
+        ("schema", wanted.json_schema),
+        ("strict", wanted.strict),
+    ):
+        if value is not None:
+            spec[key] = value
+    return {"type": "json_schema", "json_schema": spec}
+
+
 def request_to_wire(model: str, chat: ChatRequest, *, stream: bool) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "model": model,
@@ -288,6 +304,8 @@ def request_to_wire(model: str, chat: ChatRequest, *, stream: bool) -> dict[str,
                 if chat.tool_choice in _NAMED_TOOL_CHOICES
                 else {"type": "function", "function": {"name": chat.tool_choice}}
             )
+    if chat.response_format is not None:
+        payload["response_format"] = _response_format_to_wire(chat.response_format)
     params = chat.params
     for key in ("temperature", "top_p", "max_tokens", "seed"):
         value = getattr(params, key)
@@ -334,6 +352,7 @@ class OpenAICompatProvider:
         pricing_kind: str = "openai",
         timeout: float = 60,
         models: list[str] | None = None,
+        region: str | None = None,
     ) -> None:
         """`timeout` bounds each network step (connect, each read, write), not a whole call, so
         a long stream lives as long as tokens keep coming; Temporal's activity timeouts bound
@@ -350,6 +369,7 @@ class OpenAICompatProvider:
         self.pricing_kind = pricing_kind
         self.timeout = timeout
         self.models = None if models is None else list(models)
+        self.region_label = region
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._completions_url = f"{self.base_url}/chat/completions"
         self._client = httpx.AsyncClient(headers=headers, timeout=timeout)
@@ -368,8 +388,11 @@ class OpenAICompatProvider:
             return list(self.models)
         return sorted(price_table().get(self.pricing_kind, {}))
 
-    def context_window(self, model: str, options: dict) -> int | None:
-        return None  # not published by the API: routes that need it set min_context_tokens
+    def capabilities(self, model: str, options: dict) -> ModelCapabilities:
+        return capabilities_of(self.pricing_kind, model)
+
+    def region(self, model: str, options: dict) -> str | None:
+        return self.region_label
 
     def target_problem(self, model: str, options: dict) -> str | None:
         if self.models is not None and model not in self.models:

@@ -13,10 +13,10 @@ import json
 import os
 from pathlib import Path
 
+from activities.providers.model_catalog import lookup
 from contracts.chat import Usage
 
 _SHIPPED = Path(__file__).with_name("pricing.json")
-_REGION_PREFIXES = ("us.", "eu.", "apac.", "global.")
 
 
 def _load(path: Path) -> dict[str, dict[str, tuple[float, float]]]:
@@ -40,13 +40,7 @@ def price_table() -> dict[str, dict[str, tuple[float, float]]]:
 
 
 def price_of(kind: str, model: str) -> tuple[float, float] | None:
-    models = price_table().get(kind, {})
-    if model in models:
-        return models[model]
-    for prefix in _REGION_PREFIXES:
-        if model.startswith(prefix) and model[len(prefix) :] in models:
-            return models[model[len(prefix) :]]
-    return None
+    return lookup(price_table().get(kind, {}), model)
 
 
 def cost_usd(kind: str, model: str, usage: Usage) -> float:

@@ -15,6 +15,7 @@ import math
 import random
 import re
 from collections.abc import AsyncIterator
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -25,6 +26,7 @@ from activities.providers.errors import (
     ProviderUnavailable,
     UnknownModel,
 )
+from activities.providers.model_catalog import UNKNOWN, ModelCapabilities
 from contracts.chat import (
     ChatRequest,
     ChatResponse,
@@ -50,6 +52,11 @@ class SimulatedModelProfile(BaseModel):
     quality_mean: float = Field(0.75, ge=0, le=1)
     quality_sd: float = Field(0.1, ge=0)
     context_window: int = Field(128_000, gt=0)
+    tools: bool = Field(True, description="Takes tools; a request with tools is refused if not.")
+    structured_output: bool = Field(
+        True, description="Answers JSON to a response_format; such a request is refused if not."
+    )
+    region: str | None = Field(None, description="Where it claims to run, for region constraints.")
     echo: bool = Field(
         False, description="Answer with the last user message: shows what the model was sent."
     )
@@ -160,10 +167,20 @@ class SimulatedProvider:
     def known_models(self) -> list[str]:
         return sorted(self.profiles)
 
-    def context_window(self, model: str, options: dict) -> int | None:
+    def capabilities(self, model: str, options: dict) -> ModelCapabilities:
+        if model not in self.profiles:
+            return UNKNOWN
+        profile = self._apply_options(self.profiles[model], options)
+        return ModelCapabilities(
+            context_window=profile.context_window,
+            tools=profile.tools,
+            structured_output=profile.structured_output,
+        )
+
+    def region(self, model: str, options: dict) -> str | None:
         if model not in self.profiles:
             return None
-        return self._apply_options(self.profiles[model], options).context_window
+        return self._apply_options(self.profiles[model], options).region
 
     def target_problem(self, model: str, options: dict) -> str | None:
         if model not in self.profiles:
@@ -200,6 +217,10 @@ class SimulatedProvider:
         rng = self._rng(request_id, target.model, attempt)
         latency_ms = profile.latency_median_ms * math.exp(rng.gauss(0.0, profile.latency_sigma))
         failed = rng.random() < profile.error_rate
+        if chat.tools and not profile.tools:
+            raise ProviderBadRequest(f"simulated model {target.model} takes no tools")
+        if chat.response_format is not None and not profile.structured_output:
+            raise ProviderBadRequest(f"simulated model {target.model} has no structured output")
         input_tokens = sum(estimate_tokens(m.content) for m in chat.messages)
         if input_tokens > profile.context_window:
             raise ContextWindowExceeded(
@@ -220,6 +241,8 @@ class SimulatedProvider:
         if profile.echo:
             text = next((m.content for m in reversed(chat.messages) if m.role == "user"), "")
             output_tokens = estimate_tokens(text)
+        if chat.response_format is not None:
+            text = _json_answer(chat, text)
         cost = (
             input_tokens * profile.input_price_per_mtok
             + output_tokens * profile.output_price_per_mtok
@@ -276,6 +299,34 @@ _SCHEMA_EXAMPLES = {
 }
 
 
+def example_of(schema: dict[str, Any], depth: int = 0) -> Any:
+    """A value that meets a JSON schema's common forms: objects with their required properties,
+    arrays of one item, enums, and the plain types."""
+    if schema.get("enum"):
+        return schema["enum"][0]
+    kind = schema.get("type", "object" if "properties" in schema else "string")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if depth < 8 and kind == "object":
+        properties = schema.get("properties", {})
+        return {
+            name: example_of(properties.get(name, {}), depth + 1)
+            for name in schema.get("required", [])
+        }
+    if depth < 8 and kind == "array" and isinstance(schema.get("items"), dict):
+        return [example_of(schema["items"], depth + 1)]
+    return _SCHEMA_EXAMPLES.get(kind)
+
+
+def _json_answer(chat: ChatRequest, text: str) -> str:
+    """The answer as JSON: the schema's example, or the words as an object's one field."""
+    wanted = chat.response_format
+    assert wanted is not None
+    if wanted.json_schema is None:
+        return json.dumps({"answer": text})
+    return json.dumps(example_of(wanted.json_schema))
+
+
 def _tool_call_for(chat: ChatRequest, request_id: str) -> ToolCall | None:
     """Ask for a tool when tools are offered and the last turn is the user's (not a result).
 
@@ -286,10 +337,6 @@ def _tool_call_for(chat: ChatRequest, request_id: str) -> ToolCall | None:
         return None
     named = [t for t in chat.tools if t.name == chat.tool_choice]
     tool = named[0] if named else chat.tools[0]
-    properties = tool.parameters.get("properties", {})
-    arguments = {
-        name: _SCHEMA_EXAMPLES.get(properties.get(name, {}).get("type", "string"), "example")
-        for name in tool.parameters.get("required", [])
-    }
     digest = hashlib.sha256(f"{request_id}:{tool.name}".encode()).hexdigest()[:24]
+    arguments = example_of({**tool.parameters, "type": "object"})
     return ToolCall(id=f"call_{digest}", name=tool.name, arguments=json.dumps(arguments))
