@@ -1,7 +1,7 @@
 """The Interlock worker: everything that is not on the gateway's request path.
 
-Provider calls for workers that keep provider credentials, and rollouts (workflows/rollout.py)
-on the control queue; evaluation workflows join them here. Several
+Provider calls for workers that keep provider credentials, and on the control queue rollouts
+(workflows/rollout.py) and experiment evaluations (workflows/experiment_evaluation.py). Several
 workers can run side by side against the same task queues.
 
     python worker.py            (or: interlock worker)
@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.experiment_evaluation import ExperimentActivities
 from activities.provider_calls import ProviderActivities
 from activities.providers.catalog import build_registry
 from activities.rollout_analysis import RolloutAnalysisActivities
@@ -24,21 +25,31 @@ from activities.rollout_traffic import RolloutTrafficActivities
 from configuration import Settings, load_settings
 from configuration.process import configure_logging, exit_process, stop_event_on_signals
 from configuration.temporal import connect, ensure_search_attributes
+from operations.schedules import ensure_schedules
 from store import create_store_engine
+from workflows.experiment_evaluation import ExperimentEvaluationWorkflow
 from workflows.rollout import RolloutWorkflow
 
 log = logging.getLogger("interlock.worker")
 
 
-def rollout_worker(client: Client, engine: Engine, task_queue: str) -> Worker:
-    """Rollouts: long-running, few, and never on the request path."""
+def control_worker(client: Client, engine: Engine, task_queue: str) -> Worker:
+    """Rollouts and experiment evaluations: few, and never on the request path."""
     traffic = RolloutTrafficActivities(engine)
     analysis = RolloutAnalysisActivities(engine)
+    experiments = ExperimentActivities(engine)
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[RolloutWorkflow],
-        activities=[traffic.set_traffic, analysis.look, analysis.record],
+        workflows=[RolloutWorkflow, ExperimentEvaluationWorkflow],
+        activities=[
+            traffic.set_traffic,
+            analysis.look,
+            analysis.record,
+            experiments.running,
+            experiments.evaluate,
+            experiments.apply,
+        ],
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
 
@@ -55,13 +66,14 @@ def build_workers(client: Client, settings: Settings) -> list[Worker]:
             max_concurrent_activities=200,
             graceful_shutdown_timeout=timedelta(seconds=10),
         ),
-        rollout_worker(client, engine, settings.control_task_queue),
+        control_worker(client, engine, settings.control_task_queue),
     ]
 
 
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
     client = await connect(settings)
     await ensure_search_attributes(client)
+    await ensure_schedules(client, settings)
     workers = build_workers(client, settings)
     tasks = [asyncio.create_task(w.run()) for w in workers]
     log.info("worker polling %s", ", ".join(w.task_queue for w in workers))

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from activities.budget_holds import BudgetHolds
 from activities.circuit_breakers import BreakerBoard
+from activities.experiment_assignment import ExperimentAssigner
 from activities.flags import Flags
 from activities.providers import ProviderRegistry
 from activities.response_cache import ResponseCache
@@ -45,20 +46,35 @@ class Admission:
         self.flags = Flags(engine)
         self.variant_stats = VariantStats(engine)
         self._chooser = PolicyChooser(providers, self.variant_stats.recent)
+        self.experiments = ExperimentAssigner(engine, providers)
 
     def admit(self, request: AdmitInput) -> AdmitResult:
-        route = self._resolver.resolve(request.model)
-        if route.error is not None:
-            return AdmitResult(route=route)
-        # Kill switches, then open breakers, leave variants out (or refuse the request).
+        resolved = self._resolver.resolve(request.model)
+        if resolved.error is not None:
+            return AdmitResult(route=resolved)
+        # A running experiment puts the request on its unit's arm...
+        route, assignment = self.experiments.assign(
+            resolved,
+            request.tenant_id,
+            request.request_id,
+            request.user_hash,
+            request.unit_header_value,
+        )
+        # ...then kill switches and open breakers leave variants out (or refuse the request).
         route = self.breakers.admit(self.flags.without_killed(route))
+        if assignment is not None and route.targets[0].variant != assignment.arm:
+            # Its arm is switched off or its breaker open: served outside the experiment.
+            assignment = None
+            route = route.model_copy(update={"routing": resolved.routing, "reason": None})
         vault = Vault()
         verdict, chat = enforcement.check_input(
             request.chat, route.guardrails.input, self._scanner, vault
         )
-        # The route's policy chooses among what is left (NoVariantEligible when nothing fits).
-        route = self._chooser.choose(route, chat)
+        if assignment is None:
+            # The route's policy chooses among what is left (NoVariantEligible when nothing fits).
+            route = self._chooser.choose(route, chat)
         return AdmitResult(
             route=route,
             checked=InputCheckResult(verdict=verdict, chat=chat, vault=vault.by_placeholder),
+            experiment=assignment,
         )

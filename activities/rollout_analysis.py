@@ -21,7 +21,7 @@ from experiments.statistics import LatencyHistogram, Mean, Proportion
 from store.rollout_records import looks_of_step, record_decision, save_look
 from store.rollout_stats import ArmTotals, arm_totals
 
-_KINDS = {
+METRIC_KINDS = {
     "error_rate": "proportion",
     "guardrail_block_rate": "proportion",
     "p95_latency": "quantile",
@@ -36,7 +36,7 @@ def metric_specs(spec: RolloutSpec) -> list[MetricSpec]:
     return [
         MetricSpec(
             name=metric.name,
-            kind=_KINDS[metric.name],  # type: ignore[arg-type]
+            kind=METRIC_KINDS[metric.name],  # type: ignore[arg-type]
             direction=metric.direction or "lower_is_better",
             role="primary" if position == 0 else "guardrail",
             goal="non_inferiority",
@@ -78,7 +78,7 @@ def judge_step(
     fixed_baseline: bool = False,
 ) -> Decision:
     """The decision at the last of `looks` (each {"baseline": ..., "candidate": ...} totals)."""
-    judge = MultiMetricJudge(
+    return judge_looks(
         metric_specs(spec),
         DecisionSettings(
             alpha=spec.alpha,
@@ -86,7 +86,15 @@ def judge_step(
             candidate_share=share,
             fixed_baseline=fixed_baseline,
         ),
+        looks,
     )
+
+
+def judge_looks(
+    metrics: list[MetricSpec], settings: DecisionSettings, looks: list[dict[str, Any]]
+) -> Decision:
+    """A fresh judge fed every look in turn (the tests are path-dependent); its last decision."""
+    judge = MultiMetricJudge(metrics, settings)
     decision = None
     for look in looks:
         baseline, candidate = look["baseline"], look["candidate"]
@@ -95,12 +103,12 @@ def judge_step(
             candidate["requests"],
             {
                 m.name: (statistic_of(baseline, m.name), statistic_of(candidate, m.name))
-                for m in spec.metrics
+                for m in metrics
             },
             # Looks stored before bakes existed could always pass.
             may_pass=look.get("may_pass", True),
         )
-    assert decision is not None, "a step is judged after at least one look"
+    assert decision is not None, "a comparison is judged after at least one look"
     return decision
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import getpass
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -21,6 +22,18 @@ errors = Console(stderr=True)
 HomeOption = Annotated[
     Path | None, typer.Option(help="State directory (default .interlock, or INTERLOCK_HOME).")
 ]
+
+
+ByOption = Annotated[str | None, typer.Option("--by", help="Who (default: the login name).")]
+
+
+def who_is(by: str | None) -> str:
+    if by:
+        return by
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in this environment
+        return "unknown"
 
 
 def settings_with(**overrides: object) -> Settings:

@@ -4,27 +4,16 @@ restart, each change audited with who made it and why."""
 from __future__ import annotations
 
 import asyncio
-import getpass
 import json
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from cli.common import HomeOption, console, fail, store
+from cli.common import ByOption, HomeOption, console, fail, store, who_is
 
 flags_app = typer.Typer(no_args_is_help=True, help="Feature flags and their history.")
 ReasonOption = Annotated[str, typer.Option(help="Why: kept in the flag's history.")]
-ByOption = Annotated[str | None, typer.Option("--by", help="Who (default: the login name).")]
-
-
-def _who(by: str | None) -> str:
-    if by:
-        return by
-    try:
-        return getpass.getuser()
-    except Exception:  # no login name in this environment
-        return "unknown"
 
 
 def _on_off(value: str) -> bool:
@@ -46,7 +35,7 @@ def set_(
 
     enabled = _on_off(value)
     with store(home) as engine:
-        Flags(engine).set(name, enabled, _who(by), reason)
+        Flags(engine).set(name, enabled, who_is(by), reason)
     console.print(f"{name} is {value}", markup=False, highlight=False)
 
 
@@ -131,7 +120,7 @@ def kill_switch(
         raise fail("name exactly one of --provider, --route or --global", code=2)
     scope = chosen[0]
     name = provider or route
-    who = _who(by)
+    who = who_is(by)
     what = "every request" if scope == "global" else f"{scope} {name!r}"
     with store(home) as engine:
         if not enabled:

@@ -13,6 +13,7 @@ from cli.common import HomeOption, console, errors
 from cli.common import fail as _fail
 from cli.common import settings_with as _settings
 from cli.common import store as _store
+from cli.experiment import experiment_app
 from cli.flags import flags_app, kill_switch
 from cli.rollout import rollout_app
 from configuration.process import configure_logging, exit_process
@@ -33,6 +34,7 @@ app.add_typer(guardrails_app, name="guardrails")
 app.add_typer(bench_app, name="bench")
 app.add_typer(db_app, name="db")
 app.add_typer(rollout_app, name="rollout")
+app.add_typer(experiment_app, name="experiment")
 app.add_typer(budgets_app, name="budgets")
 app.add_typer(flags_app, name="flags")
 app.command("kill-switch")(kill_switch)

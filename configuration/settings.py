@@ -116,6 +116,12 @@ class Settings(BaseSettings):
         "round trip from every request; turn it off to keep provider credentials on workers only.",
     )
     control_task_queue: str = "interlock-control"
+    experiment_evaluation_every_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="How often the Schedule evaluates the running experiments; each worker "
+        "creates the Schedule (or brings its interval up to date) when it starts.",
+    )
 
     codec_keyring: str | None = Field(
         None,

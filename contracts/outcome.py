@@ -32,6 +32,8 @@ class OutcomeRecord(BaseModel):
     cache_hit: bool = False
     routing_reason: str | None = None
     user_hash: str | None = None
+    experiment: str | None = None
+    experiment_arm: str | None = None
     guardrail_action: str | None = None
     quality_score: float | None = None
     started_at: datetime

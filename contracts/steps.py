@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from contracts.chat import ChatRequest, ChatResponse
+from contracts.experiment import ExperimentAssignment
 from contracts.guardrails import (
     BedrockGuardrail,
     FindingCount,
@@ -30,6 +31,10 @@ class AdmitInput(BaseModel):
     tenant_id: str
     model: str
     chat: ChatRequest
+    user_hash: str | None = None
+    """The end user's keyed hash: the unit of experiments that stick by user."""
+    unit_header_value: str | None = None
+    """The header a running experiment on the route sticks by, where it has one."""
 
 
 class AdmitResult(BaseModel):
@@ -44,6 +49,9 @@ class AdmitResult(BaseModel):
     called, the answer is checked and settled as if one had answered."""
     cache_key: str | None = None
     """A cacheable request that missed: settling keeps its answer under this key."""
+    experiment: ExperimentAssignment | None = None
+    """The running experiment and arm the request was put in (activities/experiment_assignment.py),
+    recorded on its outcome rows."""
 
 
 class BedrockCheck(BaseModel):

@@ -215,10 +215,20 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
         request_id = f"chatcmpl-{uuid.uuid4().hex}"
         began = time.perf_counter()
         chat = to_chat_request(wire)
+        end_user = user_hash(
+            state.user_hash_key, tenant, wire.user or request.headers.get(USER_HEADER)
+        )
         admitted = await admit_request(
             state,
-            AdmitInput(request_id=request_id, tenant_id=tenant, model=wire.model, chat=chat),
+            AdmitInput(
+                request_id=request_id,
+                tenant_id=tenant,
+                model=wire.model,
+                chat=chat,
+                user_hash=end_user,
+            ),
             streamed=bool(wire.stream),
+            headers=request.headers,
             no_cache="no-cache" in request.headers.get("cache-control", "").lower(),
         )
         if admitted.route.error is not None:
@@ -231,9 +241,7 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
             model=wire.model,
             chat=chat,
             admitted=admitted,
-            user_hash=user_hash(
-                state.user_hash_key, tenant, wire.user or request.headers.get(USER_HEADER)
-            ),
+            user_hash=end_user,
             attributes_at_start=True,
             provider_task_queue=provider_task_queue(state.settings),
             provider_call_in_task=state.settings.provider_calls_in_gateway,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -97,15 +98,25 @@ def record_metrics(metrics: GatewayMetrics, result: RequestResult, seconds: floa
 
 
 async def admit_request(
-    state: GatewayState, request: AdmitInput, streamed: bool = False, no_cache: bool = False
+    state: GatewayState,
+    request: AdmitInput,
+    streamed: bool = False,
+    no_cache: bool = False,
+    headers: Mapping[str, str] | None = None,
 ) -> AdmitResult:
-    """Resolve the request's route, check its input, look it up in the route's response cache
-    and hold its worst-case cost against the tenant's budgets, before its workflow starts."""
+    """Resolve the request's route, put it in the route's running experiment, check its input,
+    look it up in the route's response cache and hold its worst-case cost against the tenant's
+    budgets, before its workflow starts. `headers` are the client's, for experiments whose unit
+    is a header."""
 
     def admit_and_hold() -> AdmitResult:
         admission = state.admission
+        wanted = admission.experiments.unit_header(request.model)
+        asked = request
+        if wanted is not None and headers is not None:
+            asked = request.model_copy(update={"unit_header_value": headers.get(wanted)})
         admitted = admission.cache.look_up(
-            request.tenant_id, request.request_id, admission.admit(request), streamed, no_cache
+            request.tenant_id, request.request_id, admission.admit(asked), streamed, no_cache
         )
         if admitted.cached is not None:
             return admitted  # costs nothing: no budget to hold it against

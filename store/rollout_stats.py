@@ -7,6 +7,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.engine import Engine, Row
@@ -48,21 +49,37 @@ def arm_totals(
     outcomes = Outcome.__table__.c  # type: ignore[attr-defined]
     window = [
         outcomes.route == route,
-        outcomes.variant.in_(list(variants)),
         outcomes.arm.in_(list(arms)),
         outcomes.finished_at >= since,
     ]
     if until is not None:
         window.append(outcomes.finished_at < until)
+    return totals_by(engine, outcomes.variant, variants, window)
+
+
+def experiment_totals(engine: Engine, experiment: str, arms: Sequence[str]) -> dict[str, ArmTotals]:
+    """Totals per arm of an experiment's rows: the arm each request was assigned, on its first
+    attempt (a fallback's rows are what the assigned arm's failures sent elsewhere)."""
+    outcomes = Outcome.__table__.c  # type: ignore[attr-defined]
+    window = [outcomes.experiment == experiment, outcomes.arm == "primary"]
+    return totals_by(engine, outcomes.experiment_arm, arms, window)
+
+
+def totals_by(
+    engine: Engine, group: Any, keys: Sequence[str], window: list[Any]
+) -> dict[str, ArmTotals]:
+    """Totals of the rows matching `window`, per value of the column `group` among `keys`;
+    every key gets an entry, all zeros when it has no rows."""
+    outcomes = Outcome.__table__.c  # type: ignore[attr-defined]
     # CASE, not SUM(status = 'error'): PostgreSQL has no SUM over booleans.
     errors = case((outcomes.status == "error", 1), else_=0)
     blocked = case((outcomes.status == "blocked", 1), else_=0)
     # One statement, grouped down to the latency bucket: the counts, sums and histogram then come
-    # from one snapshot (two SELECTs on SQLite would each see their own), and the per-variant sums
+    # from one snapshot (two SELECTs on SQLite would each see their own), and the per-key sums
     # are at most a few hundred buckets' worth of additions here.
     query = (
         select(
-            outcomes.variant,
+            group.label("key"),
             outcomes.latency_bucket,
             func.count().label("requests"),
             func.sum(errors).label("errors"),
@@ -73,15 +90,15 @@ def arm_totals(
             func.sum(outcomes.quality_score).label("quality"),
             func.sum(outcomes.quality_score * outcomes.quality_score).label("quality_sq"),
         )
-        .where(*window)
-        .group_by(outcomes.variant, outcomes.latency_bucket)
+        .where(*window, group.in_(list(keys)))
+        .group_by(group, outcomes.latency_bucket)
     )
     with engine.connect() as connection:
         groups = connection.execute(query).all()
-    by_variant: dict[str, list[Row]] = {variant: [] for variant in variants}
-    for group in groups:
-        by_variant[group.variant].append(group)
-    return {variant: _totals(rows) for variant, rows in by_variant.items()}
+    by_key: dict[str, list[Row]] = {key: [] for key in keys}
+    for row in groups:
+        by_key[row.key].append(row)
+    return {key: _totals(rows) for key, rows in by_key.items()}
 
 
 def _totals(groups: list[Row]) -> ArmTotals:

@@ -104,6 +104,7 @@ class Outcome(SQLModel, table=True):
         UniqueConstraint("request_id", "arm"),
         Index("ix_outcomes_route_variant_finished", "route", "variant", "finished_at"),
         Index("ix_outcomes_finished_provider", "finished_at", "provider", "model"),
+        Index("ix_outcomes_experiment_arm", "experiment", "experiment_arm", "latency_bucket"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -129,6 +130,9 @@ class Outcome(SQLModel, table=True):
     """Why the route's policy chose this variant; NULL for plain weighted routes."""
     user_hash: str | None = Field(default=None, max_length=64)
     """The client's end user as a keyed hash (gateway/end_users.py); NULL when not given."""
+    experiment: str | None = Field(default=None, max_length=64)
+    """The experiment the request was assigned in, and on which arm; NULL outside one."""
+    experiment_arm: str | None = Field(default=None, max_length=64)
     quality_score: float | None = None
     started_at: datetime
     finished_at: datetime
@@ -282,3 +286,52 @@ class InstallationSecret(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=64)
     value: str = Field(max_length=128)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class Experiment(SQLModel, table=True):
+    """One experiment: its spec, and where it stands (store/experiments.py)."""
+
+    __tablename__ = "experiments"
+
+    name: str = Field(primary_key=True, max_length=64)
+    route: str = Field(index=True, max_length=128)
+    spec: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    status: str = Field(max_length=16)
+    """running, stopped (by a person or the SRM gate) or completed (decided, or out of time)."""
+    weights: dict[str, float] = Field(sa_column=Column(JSON, nullable=False))
+    """The arms' current shares; a stopped arm has none."""
+    winner: str | None = Field(default=None, max_length=64)
+    ended_reason: str | None = None
+    created_by: str = Field(default="", max_length=128)
+    started_at: datetime = Field(default_factory=utcnow)
+    ended_at: datetime | None = None
+
+
+class ExperimentLook(SQLModel, table=True):
+    """Every arm's totals at one evaluation: what the judge replays and the report draws."""
+
+    __tablename__ = "experiment_looks"
+
+    experiment: str = Field(primary_key=True, max_length=64)
+    evaluation: str = Field(primary_key=True, max_length=200)
+    """The evaluation run that looked: a retried evaluation rewrites its own look."""
+    statistics: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    weights: dict[str, float] = Field(sa_column=Column(JSON, nullable=False))
+    """The shares in force while these totals were gathered (the SRM gate's expectation)."""
+    recorded_at: datetime = Field(default_factory=utcnow)
+
+
+class ExperimentDecision(SQLModel, table=True):
+    """What an evaluation decided for an experiment, with its numbers; once per evaluation."""
+
+    __tablename__ = "experiment_decisions"
+    __table_args__ = (UniqueConstraint("experiment", "evaluation"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    experiment: str = Field(index=True, max_length=64)
+    evaluation: str = Field(max_length=200)
+    action: str = Field(max_length=32)
+    """continue, reweight, stop_arm, promote, report_winner, stop (SRM), expire, ..."""
+    reason: str = ""
+    evidence: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    decided_at: datetime = Field(default_factory=utcnow)

@@ -32,7 +32,7 @@ from store.routes import live_targets
 from tests.conftest import free_port
 from tests.interlock_process import start_interlock
 from tests.rollout_helpers import publish_baseline, spec_for
-from worker import rollout_worker
+from worker import control_worker
 
 QUEUE = "rollout-durability"
 
@@ -54,7 +54,7 @@ async def test_a_long_step_continues_as_new_and_keeps_its_state(
     engine = create_store_engine(f"sqlite:///{tmp_path / 'store.db'}")
     init_schema(engine)
     try:
-        async with rollout_worker(env.client, engine, QUEUE):
+        async with control_worker(env.client, engine, QUEUE):
 
             class Stack:  # what the helpers read
                 pass
@@ -167,7 +167,7 @@ async def test_a_server_restart_mid_rollout_changes_no_decision(
     init_schema(engine)
     try:
         client = await connect_when_up(f"127.0.0.1:{port}", settings)
-        async with rollout_worker(client, engine, QUEUE):
+        async with control_worker(client, engine, QUEUE):
 
             class Stack:
                 pass

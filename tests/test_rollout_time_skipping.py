@@ -29,7 +29,7 @@ from store.engine import create_store_engine
 from store.rollout_records import decisions_of
 from store.routes import live_targets, publish_route
 from store.schema import init_schema
-from worker import rollout_worker
+from worker import control_worker
 from workflows import search_attributes
 
 TEST_SERVER = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "temporal-test-server"
@@ -65,7 +65,7 @@ def store(tmp_path: Path) -> Engine:
 
 
 async def run_rollout(env: WorkflowEnvironment, engine: Engine, spec: RolloutSpec, steer=None):
-    async with rollout_worker(env.client, engine, QUEUE):
+    async with control_worker(env.client, engine, QUEUE):
         workflow_id = await start_rollout(env.client, engine, spec, QUEUE)
         if steer is not None:
             await steer(workflow_id)

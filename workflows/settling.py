@@ -31,6 +31,7 @@ def settle_input(
     failed_arms: list[OutcomeRecord] | None = None,
 ) -> SettleInput:
     admitted = request.admitted
+    assigned = None if admitted is None else admitted.experiment
     outcome = OutcomeRecord(
         request_id=request.request_id,
         arm=arm,  # type: ignore[arg-type]
@@ -47,6 +48,8 @@ def settle_input(
         cache_hit=admitted is not None and admitted.cached is not None,
         routing_reason=None if admitted is None else admitted.route.reason,
         user_hash=request.user_hash,
+        experiment=None if assigned is None else assigned.experiment,
+        experiment_arm=None if assigned is None else assigned.arm,
     )
     return SettleInput(
         outcome=outcome if response is None else answered(outcome, response, finished),

@@ -1,0 +1,96 @@
+"""Putting a request in its route's running experiment, on the arm its unit sticks to.
+
+The unit (the end user, a header's value, or the request) is hashed with the experiment's salt
+and the tenant into a point in [0, 1), which falls in one arm's share: the same unit lands on the
+same arm as long as the shares stand, different experiments (different salts) split units
+independently, and the choice can be recomputed from the unit alone. A request without its unit
+(no user given, no such header) is served by the route as if no experiment ran, and is not
+counted in it.
+
+The assigned arm goes first with all the traffic and the route's other variants stay behind it
+as fallbacks. Kill switches and open breakers still apply after assignment: a request whose arm
+they take out is served outside the experiment.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import Engine
+
+from activities.providers import ProviderRegistry
+from contracts.experiment import ExperimentAssignment, ExperimentSpec
+from contracts.routing import ResolvedRoute, RouteTarget
+from store.experiments import ExperimentState, running_on_route
+from store.short_lived import ShortLived
+from workflows.selection import unit_interval
+
+
+class ExperimentAssigner:
+    def __init__(self, engine: Engine, registry: ProviderRegistry) -> None:
+        self._engine = engine
+        self._registry = registry
+        # A started, re-weighted or stopped experiment reaches every gateway within a second.
+        self._running: ShortLived[str, ExperimentState | None] = ShortLived()
+
+    def running(self, route: str) -> ExperimentState | None:
+        return self._running.get(route, lambda name: running_on_route(self._engine, name))
+
+    def unit_header(self, route: str) -> str | None:
+        """The header the route's experiment takes its unit from, if it does."""
+        running = self.running(route)
+        if running is None or not running.spec.unit.startswith("header:"):
+            return None
+        return running.spec.unit.removeprefix("header:")
+
+    def assign(
+        self,
+        route: ResolvedRoute,
+        tenant_id: str,
+        request_id: str,
+        user_hash: str | None,
+        header_value: str | None,
+    ) -> tuple[ResolvedRoute, ExperimentAssignment | None]:
+        if route.error is not None or route.version == 0:
+            return route, None  # explicit provider/model requests are in no experiment
+        running = self.running(route.route)
+        if running is None or not any(share > 0 for share in running.weights.values()):
+            return route, None
+        spec = running.spec
+        unit = {"user": user_hash, "request": request_id}.get(spec.unit, header_value)
+        if not unit:
+            return route, None
+        arm = choose_arm(spec, running.weights, tenant_id, unit)
+        target = self._target(spec, arm, route)
+        if target is None:
+            return route, None
+        others = [t.model_copy(update={"weight": 0.0}) for t in route.targets if t.variant != arm]
+        assigned = route.model_copy(
+            update={
+                "targets": [target.model_copy(update={"weight": 1.0}), *others],
+                # The experiment chooses here, not the route's policy.
+                "routing": None,
+                "reason": f"experiment {spec.name}: arm {arm}",
+            }
+        )
+        return assigned, ExperimentAssignment(experiment=spec.name, arm=arm)
+
+    def _target(self, spec: ExperimentSpec, arm: str, route: ResolvedRoute) -> RouteTarget | None:
+        described = next(a for a in spec.arms if a.variant == arm).target()
+        if described is None:
+            return next((t for t in route.targets if t.variant == arm), None)
+        provider = self._registry.get(described.provider)
+        if provider is None or provider.target_problem(described.model, described.options):
+            return None  # an arm this process cannot call is skipped, never an error
+        return described
+
+
+def choose_arm(spec: ExperimentSpec, weights: dict[str, float], tenant_id: str, unit: str) -> str:
+    """The arm `unit` falls in, by the current shares (arms without a share take none)."""
+    point = unit_interval(f"{spec.hash_salt}\x00{tenant_id}\x00{unit}")
+    shares = [(a.variant, weights.get(a.variant, 0.0)) for a in spec.arms]
+    shares = [(name, share) for name, share in shares if share > 0]
+    point *= sum(share for _, share in shares)
+    for name, share in shares:
+        point -= share
+        if point < 0:
+            return name
+    return shares[-1][0]

@@ -1,0 +1,145 @@
+"""An experiment through the running stack: the official openai client -> gateway (each end user
+on their arm, recorded on the outcome) -> the evaluation workflow on the worker -> the better arm
+promoted into the route."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import uuid
+
+from sqlmodel import Session, select
+
+from contracts.experiment import ExperimentSpec
+from contracts.routing import RouteTarget
+from operations.experiments import evaluate_now, start_experiment
+from store.experiments import experiment
+from store.outcomes import outcomes_for_request
+from store.routes import RouteConfig, live_config, publish_routes
+from store.tables import Outcome
+
+STEADY = {"error_rate": 0.0}
+
+
+def new_experiment(stack, route: str, **changes: object):
+    publish_routes(
+        stack.engine,
+        [
+            RouteConfig(
+                name=route,
+                targets=[
+                    RouteTarget(
+                        variant="control", provider="simulated", model="sim-fast", options=STEADY
+                    )
+                ],
+            )
+        ],
+    )
+    spec = ExperimentSpec.model_validate(
+        {
+            "name": route,
+            "route": route,
+            "arms": [
+                {"variant": "control"},
+                # sim-smart's answers are judged better (quality 0.86 against 0.70).
+                {
+                    "variant": "smart",
+                    "provider": "simulated",
+                    "model": "sim-smart",
+                    "options": STEADY,
+                },
+            ],
+            "min_samples": 60,
+            **changes,
+        }
+    )
+    from activities.providers.catalog import build_registry
+
+    return start_experiment(stack.engine, build_registry(stack.settings), spec, "test")
+
+
+async def ask_as(sdk, route: str, user: str) -> tuple[str, str]:
+    raw = await sdk.chat.completions.with_raw_response.create(
+        model=route, messages=[{"role": "user", "content": "hello"}], user=user
+    )
+    return raw.headers["x-interlock-variant"], raw.parse().id
+
+
+async def test_users_stick_to_arms_and_the_better_arm_is_promoted(stack, sdk) -> None:
+    route = f"exp-{uuid.uuid4().hex[:6]}"
+    new_experiment(stack, route)
+    gate = asyncio.Semaphore(8)
+
+    async def one(user: str) -> tuple[str, str, str]:
+        async with gate:
+            return (user, *await ask_as(sdk, route, user))
+
+    answered = await asyncio.gather(*(one(f"user-{i}") for i in range(200)))
+    arms = {user: variant for user, variant, _ in answered}
+    assert set(arms.values()) == {"control", "smart"}
+    # Each user's next request lands on the same arm, and each row says which.
+    for user in ("user-1", "user-2", "user-3", "user-4"):
+        variant, request_id = await ask_as(sdk, route, user)
+        assert variant == arms[user]
+        [row] = outcomes_for_request(stack.engine, request_id)
+        assert (row.experiment, row.experiment_arm, row.variant) == (route, variant, variant)
+        assert row.routing_reason == f"experiment {route}: arm {variant}"
+    # A request without a user is served by the route as it stands, outside the experiment.
+    anonymous = await sdk.chat.completions.create(
+        model=route, messages=[{"role": "user", "content": "hello"}]
+    )
+    [row] = outcomes_for_request(stack.engine, anonymous.id)
+    assert row.experiment is None and row.variant == "control"
+
+    report = await evaluate_now(
+        stack.client, stack.engine, route, stack.settings.control_task_queue
+    )
+    [verdict] = report.verdicts
+    assert (verdict.action, verdict.winner, verdict.applied) == ("promote", "smart", True)
+    state = experiment(stack.engine, route)
+    assert state is not None and state.status == "completed"
+    _, config = live_config(stack.engine, route)  # type: ignore[misc]
+    assert [(t.variant, t.model) for t in config.targets] == [("smart", "sim-smart")]
+    # Once ended, the route's requests are in no experiment.
+    _, after = await ask_as(sdk, route, "user-1")
+    [row] = outcomes_for_request(stack.engine, after)
+    assert row.experiment is None and row.variant == "smart"
+
+
+async def test_evaluate_from_the_command_line(stack, sdk) -> None:
+    route = f"exp-{uuid.uuid4().hex[:6]}"
+    new_experiment(stack, route)
+    await ask_as(sdk, route, "someone")
+
+    def interlock(*args: str) -> subprocess.CompletedProcess:
+        env = {
+            **os.environ,
+            "INTERLOCK_HOME": str(stack.settings.home),
+            "INTERLOCK_DATABASE_URL": stack.settings.resolved_database_url,
+            "TEMPORAL_ADDRESS": stack.temporal_address,
+        }
+        return subprocess.run(
+            [sys.executable, "-m", "cli", "experiment", *args],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    done = await asyncio.to_thread(interlock, "evaluate", route, "--json")
+    assert done.returncode == 0, done.stderr
+    verdict = json.loads(done.stdout)
+    assert verdict["action"] == "continue" and "collecting: " in verdict["reason"]
+    unknown = await asyncio.to_thread(interlock, "evaluate", "no-such-experiment")
+    assert unknown.returncode == 1
+    assert "no experiment named 'no-such-experiment'" in unknown.stderr
+    status = await asyncio.to_thread(interlock, "status", route, "--json")
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["decisions"][0]["action"] == "continue"
+    with Session(stack.engine) as session:
+        rows = session.exec(select(Outcome).where(Outcome.experiment == route)).all()
+    assert len(rows) == 1
