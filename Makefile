@@ -28,7 +28,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	touch $(VENV)/.installed $@
 
 demo: $(VENV)/.installed
-	$(BIN)/interlock dev --traffic-rps 1 --demo-rollouts
+	$(BIN)/interlock dev --traffic-rps 1 --demo-rollouts --demo-experiments
 
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .

@@ -1,8 +1,9 @@
 """The Interlock worker: everything that is not on the gateway's request path.
 
 Provider calls for workers that keep provider credentials, and on the control queue rollouts
-(workflows/rollout.py) and experiment evaluations (workflows/experiment_evaluation.py). Several
-workers can run side by side against the same task queues.
+(workflows/rollout.py), experiment evaluations (workflows/experiment_evaluation.py) and SLO
+checks (workflows/slo_monitoring.py). Several workers can run side by side against the same task
+queues.
 
     python worker.py            (or: interlock worker)
 """
@@ -22,6 +23,7 @@ from activities.provider_calls import ProviderActivities
 from activities.providers.catalog import build_registry
 from activities.rollout_analysis import RolloutAnalysisActivities
 from activities.rollout_traffic import RolloutTrafficActivities
+from activities.slo_monitoring import SloActivities
 from configuration import Settings, load_settings
 from configuration.process import configure_logging, exit_process, stop_event_on_signals
 from configuration.temporal import connect, ensure_search_attributes
@@ -29,19 +31,23 @@ from operations.schedules import ensure_schedules
 from store import create_store_engine
 from workflows.experiment_evaluation import ExperimentEvaluationWorkflow
 from workflows.rollout import RolloutWorkflow
+from workflows.slo_monitoring import SloMonitoringWorkflow
 
 log = logging.getLogger("interlock.worker")
 
 
-def control_worker(client: Client, engine: Engine, task_queue: str) -> Worker:
-    """Rollouts and experiment evaluations: few, and never on the request path."""
+def control_worker(
+    client: Client, engine: Engine, task_queue: str, alert_webhook_url: str | None = None
+) -> Worker:
+    """Rollouts, experiment evaluations and SLO checks: few, and never on the request path."""
     traffic = RolloutTrafficActivities(engine)
     analysis = RolloutAnalysisActivities(engine)
     experiments = ExperimentActivities(engine)
+    slos = SloActivities(engine, client, alert_webhook_url)
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[RolloutWorkflow, ExperimentEvaluationWorkflow],
+        workflows=[RolloutWorkflow, ExperimentEvaluationWorkflow, SloMonitoringWorkflow],
         activities=[
             traffic.set_traffic,
             analysis.look,
@@ -49,6 +55,9 @@ def control_worker(client: Client, engine: Engine, task_queue: str) -> Worker:
             experiments.running,
             experiments.evaluate,
             experiments.apply,
+            slos.check,
+            slos.notify,
+            slos.pause,
         ],
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
@@ -66,7 +75,7 @@ def build_workers(client: Client, settings: Settings) -> list[Worker]:
             max_concurrent_activities=200,
             graceful_shutdown_timeout=timedelta(seconds=10),
         ),
-        control_worker(client, engine, settings.control_task_queue),
+        control_worker(client, engine, settings.control_task_queue, settings.alert_webhook_url),
     ]
 
 

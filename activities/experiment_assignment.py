@@ -29,10 +29,19 @@ class ExperimentAssigner:
         self._engine = engine
         self._registry = registry
         # A started, re-weighted or stopped experiment reaches every gateway within a second.
-        self._running: ShortLived[str, ExperimentState | None] = ShortLived()
+        # "None running" is kept too (boxed, as the cache keeps no None): most routes run none,
+        # and their requests must not each pay a query to learn it.
+        self._running: ShortLived[str, tuple[ExperimentState | None]] = ShortLived()
 
     def running(self, route: str) -> ExperimentState | None:
-        return self._running.get(route, lambda name: running_on_route(self._engine, name))
+        found = self._running.get(route, lambda name: (running_on_route(self._engine, name),))
+        return None if found is None else found[0]
+
+    def known_running(self, route: str) -> ExperimentState | None:
+        """As `running`, from what this process read in the last second only (never a query):
+        for callers on the event loop."""
+        found = self._running.peek(route)
+        return None if found is None else found[0]
 
     def unit_header(self, route: str) -> str | None:
         """The header the route's experiment takes its unit from, if it does."""

@@ -49,6 +49,7 @@ from contracts.experiment import (
 from contracts.rollout import Candidate, TrafficChange
 from experiments.bandit import allocate
 from experiments.decision import Decision, DecisionSettings, MetricSpec, describe
+from experiments.fixed_horizon import exact_binomial_test, wilson_interval
 from experiments.statistics import Mean, Proportion
 from store.experiments import (
     ExperimentState,
@@ -61,6 +62,7 @@ from store.experiments import (
     save_look,
     set_weights,
 )
+from store.judgements import tallies
 from store.rollout_stats import experiment_totals
 from store.routes import RouteConfig, change_route, live_config
 
@@ -121,6 +123,9 @@ def decide(state: ExperimentState, looks: list[Look], now: datetime) -> Experime
         "alpha_per_comparison": settings.alpha,
         "comparisons": {arm: describe(decision) for arm, decision in compared.items()},
     }
+    judged = {arm: judge_summary(latest[arm]["judge"]) for arm in arms if "judge" in latest[arm]}
+    if judged:
+        evidence["judge"] = judged
 
     def verdict(action: str, reason: str, **fields: Any) -> ExperimentVerdict:
         return ExperimentVerdict(
@@ -190,6 +195,29 @@ def _win_reason(decision: Decision) -> str:
         f"{primary.spec.name} better by {primary.result.estimate:+.4g} "
         f"(p = {primary.result.p_noninferior:.2g}), {within}"
     )
+
+
+def judge_summary(record: list[int]) -> dict[str, Any]:
+    """An arm's judged record against the control: its win rate over the decided comparisons
+    (ties left out) with a 95% Wilson interval, and the exact binomial test against 0.5."""
+    wins, losses, ties, first_picked = record
+    summary: dict[str, Any] = {
+        "wins": wins,
+        "losses": losses,
+        "ties": ties,
+        "first_position_share": first_picked / (2 * (wins + losses + ties))
+        if wins + losses + ties
+        else None,
+    }
+    decided = Proportion(wins + losses, wins)
+    if decided.n:
+        low, high = wilson_interval(decided)
+        summary |= {
+            "win_rate": decided.rate,
+            "ci": [low, high],
+            "p_value": exact_binomial_test(decided).p_value,
+        }
+    return summary
 
 
 def _primary_gain(decision: Decision) -> float:
@@ -267,6 +295,17 @@ class ExperimentActivities:
         arms = [arm.variant for arm in state.spec.arms]
         totals = experiment_totals(self._engine, state.name, arms)
         statistics = {arm: totals_to_json(totals[arm]) for arm in arms}
+        if state.spec.judge is not None:
+            # Each arm's judged record against the control, kept with the look.
+            control = state.spec.control_arm
+            for arm, tally in tallies(self._engine, state.name, control).items():
+                if arm in statistics:
+                    statistics[arm]["judge"] = [
+                        tally.wins,
+                        tally.losses,
+                        tally.ties,
+                        tally.first_picked,
+                    ]
         save_look(self._engine, state.name, request.evaluation, statistics, state.weights)
         return decide(state, looks_of(self._engine, state.name), now)
 

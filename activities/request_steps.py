@@ -13,6 +13,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.admission import Admission
+from activities.answer_scores import score_answer
 from activities.bedrock_guardrails import BedrockGuardrailError, apply_guardrail
 from activities.provider_calls import ProviderActivities
 from activities.refusals import AdmissionRefused
@@ -150,12 +151,22 @@ def settle_outcome(
         status = "blocked"
     else:
         status = "ok" if response is not None else "error"
+    scored = {}
+    if status == "ok" and response is not None:
+        scores = score_answer(response, settle.expects)
+        scored = {
+            "json_valid": scores.json_valid,
+            "tool_calls_valid": scores.tool_calls_valid,
+            "refused": scores.refused,
+            "answer_chars": scores.answer_chars,
+        }
     rows = [
         *settle.failed_arms,
         settle.outcome.model_copy(
             update={
                 "status": status,
                 "guardrail_action": None if strongest == "none" else strongest,
+                **scored,
             }
         ),
     ]

@@ -27,6 +27,24 @@ METRIC_KINDS = {
     "p95_latency": "quantile",
     "cost_per_request": "mean",
     "quality": "mean",
+    "feedback": "mean",
+    "json_valid_rate": "proportion",
+    "tool_call_valid_rate": "proportion",
+    "refusal_rate": "proportion",
+    "answer_length": "mean",
+}
+# Each metric's statistic in a stored look, and its kind (Proportion: [n, events]; Mean: [n,
+# sum, sum of squares]). Looks stored before a metric existed read it as empty.
+_STORED = {
+    "error_rate": ("errors", Proportion),
+    "guardrail_block_rate": ("blocked", Proportion),
+    "cost_per_request": ("cost", Mean),
+    "quality": ("quality", Mean),
+    "feedback": ("feedback", Mean),
+    "json_valid_rate": ("json_valid", Proportion),
+    "tool_call_valid_rate": ("tool_calls_valid", Proportion),
+    "refusal_rate": ("refused", Proportion),
+    "answer_length": ("answer_chars", Mean),
 }
 
 
@@ -47,27 +65,24 @@ def metric_specs(spec: RolloutSpec) -> list[MetricSpec]:
 
 
 def totals_to_json(totals: ArmTotals) -> dict[str, Any]:
-    return {
-        "requests": totals.requests,
-        "errors": [totals.errors.n, totals.errors.events],
-        "blocked": [totals.blocked.n, totals.blocked.events],
-        "cost": [totals.cost.n, totals.cost.sum, totals.cost.sum_sq],
-        "quality": [totals.quality.n, totals.quality.sum, totals.quality.sum_sq],
-        "latency": {str(i): c for i, c in enumerate(totals.latency.counts) if c},
-    }
+    stored: dict[str, Any] = {"requests": totals.requests}
+    for key, _ in _STORED.values():
+        statistic = getattr(totals, key)
+        stored[key] = (
+            [statistic.n, statistic.events]
+            if isinstance(statistic, Proportion)
+            else [statistic.n, statistic.sum, statistic.sum_sq]
+        )
+    stored["latency"] = {str(i): c for i, c in enumerate(totals.latency.counts) if c}
+    return stored
 
 
 def statistic_of(arm: dict[str, Any], metric: str) -> Proportion | Mean | LatencyHistogram:
     """One arm's statistic of `metric` from a stored look's totals (totals_to_json's shape)."""
-    if metric == "error_rate":
-        return Proportion(*arm["errors"])
-    if metric == "guardrail_block_rate":
-        return Proportion(*arm["blocked"])
-    if metric == "cost_per_request":
-        return Mean(*arm["cost"])
-    if metric == "quality":
-        return Mean(*arm["quality"])
-    return LatencyHistogram.from_buckets({int(i): c for i, c in arm["latency"].items()})
+    if metric == "p95_latency":
+        return LatencyHistogram.from_buckets({int(i): c for i, c in arm["latency"].items()})
+    key, kind = _STORED[metric]
+    return kind(*arm[key]) if key in arm else kind()
 
 
 def judge_step(

@@ -25,6 +25,9 @@ JsonOption = Annotated[bool, typer.Option("--json", help="JSON, for scripts.")]
 @experiment_app.command("create")
 def create(
     file: Annotated[Path, typer.Argument(help="The experiment's YAML file.")],
+    name: Annotated[
+        str | None, typer.Option(help="Run it under this name instead of the file's.")
+    ] = None,
     by: ByOption = None,
     home: HomeOption = None,
 ) -> None:
@@ -38,6 +41,11 @@ def create(
         spec = load_experiment_file(file)
     except ExperimentFileError as exc:
         raise fail(str(exc), code=2) from None
+    if name is not None:
+        try:
+            spec = spec.model_validate({**spec.model_dump(), "name": name})
+        except ValueError as exc:
+            raise fail(f"--name: {exc}", code=2) from None
     registry = build_registry(settings_with(home=home))
     with store(home) as engine:
         try:
@@ -143,6 +151,24 @@ def stop(
         except ExperimentCommandError as exc:
             raise fail(str(exc)) from None
     console.print(f"{stopped.name} stopped", markup=False, highlight=False)
+
+
+@experiment_app.command("report")
+def report(
+    name: NameArgument,
+    output: Annotated[
+        Path | None, typer.Option(help="The HTML file to write (default: NAME-report.html).")
+    ] = None,
+    home: HomeOption = None,
+) -> None:
+    """Write an HTML report: each arm's metrics over time, the shares, breakdowns, decisions."""
+    from operations.experiment_report import write_report
+
+    with store(home) as engine:
+        written = write_report(engine, name, output or Path(f"{name}-report.html"))
+    if written is None:
+        raise fail(f"no experiment named {name!r}")
+    console.print(f"wrote {written}", markup=False, highlight=False)
 
 
 @experiment_app.command("evaluate")

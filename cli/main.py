@@ -53,6 +53,13 @@ def dev(
         bool,
         typer.Option(help="Start the demo's two rollouts (devstack/rollouts/) with their traffic."),
     ] = False,
+    demo_experiments: Annotated[
+        bool,
+        typer.Option(
+            help="Start the demo's experiment (devstack/experiments/) with its traffic; the "
+            "Schedule then evaluates every minute."
+        ),
+    ] = False,
 ) -> None:
     """Run the Temporal dev server, a worker and the gateway together until Ctrl-C."""
     from devstack.ports import PortInUse
@@ -69,6 +76,7 @@ def dev(
             settings,
             traffic_rps=traffic_rps,
             demo_rollouts=demo_rollouts,
+            demo_experiments=demo_experiments,
             say=lambda text: console.print(text, soft_wrap=True, markup=False, highlight=False),
         )
     except PortInUse as exc:
@@ -313,6 +321,22 @@ def bench_request(
 
     bench(requests=requests, as_json=json_output, rounds=rounds)
     exit_process(0)
+
+
+@bench_app.command("experiments")
+def bench_experiments(
+    rows: Annotated[int, typer.Option(min=1, help="Outcome rows in the experiment.")] = 10_000_000,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            help="A store to fill (its outcomes are emptied first); default a new SQLite file."
+        ),
+    ] = None,
+) -> None:
+    """How long one experiment look takes over ROWS outcome rows, and its memory (one JSON line)."""
+    from benchmarks.experiment_scale import main as bench
+
+    bench(rows=rows, database_url=database_url)
 
 
 @bench_app.command("rollouts")

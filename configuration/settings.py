@@ -116,6 +116,14 @@ class Settings(BaseSettings):
         "round trip from every request; turn it off to keep provider credentials on workers only.",
     )
     control_task_queue: str = "interlock-control"
+    alert_webhook_url: str | None = Field(
+        None,
+        description="Where SLO burn-rate alerts are POSTed as JSON when they begin or stop "
+        "firing; default: nowhere (they are still in the store, the metrics and the Web UI).",
+    )
+    slo_check_every_seconds: float = Field(
+        60.0, gt=0, description="How often the Schedule checks every route's SLOs."
+    )
     experiment_evaluation_every_seconds: float = Field(
         300.0,
         gt=0,

@@ -78,6 +78,15 @@ class Allocation(BaseModel, extra="forbid"):
     )
 
 
+class JudgeSpec(BaseModel, extra="forbid"):
+    """A model that compares two arms' answers to the same request, for a sample of requests."""
+
+    provider: str = Field(min_length=1)
+    model: str = Field(min_length=1)
+    options: dict[str, Any] = Field(default_factory=dict)
+    sample: float = Field(0.1, gt=0, le=1, description="Share of the experiment's requests.")
+
+
 class ExperimentSpec(BaseModel, extra="forbid"):
     name: str = Field(description="The experiment's id: lower case, digits, '-', '_', '.'.")
     route: str = Field(min_length=1, max_length=128)
@@ -109,6 +118,11 @@ class ExperimentSpec(BaseModel, extra="forbid"):
     )
     on_harm: Literal["stop_arm", "report"] = Field(
         "stop_arm", description="stop_arm: a harmful arm takes no more traffic."
+    )
+    judge: JudgeSpec | None = Field(
+        None,
+        description="Pairwise judging: a sample of requests is also answered by another arm, and "
+        "this model says which answer is better, asked in both orders.",
     )
 
     @field_validator("name")

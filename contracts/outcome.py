@@ -36,6 +36,11 @@ class OutcomeRecord(BaseModel):
     experiment_arm: str | None = None
     guardrail_action: str | None = None
     quality_score: float | None = None
+    # The automatic scores of an answered arm (activities/answer_scores.py); None otherwise.
+    json_valid: bool | None = None
+    tool_calls_valid: bool | None = None
+    refused: bool | None = None
+    answer_chars: int | None = None
     started_at: datetime
     finished_at: datetime
 

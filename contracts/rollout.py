@@ -96,14 +96,28 @@ class Analysis(BaseModel, extra="forbid"):
 
 
 MetricName = Literal[
-    "error_rate", "p95_latency", "cost_per_request", "guardrail_block_rate", "quality"
+    "error_rate",
+    "p95_latency",
+    "cost_per_request",
+    "guardrail_block_rate",
+    "quality",
+    "feedback",
+    "json_valid_rate",
+    "tool_call_valid_rate",
+    "refusal_rate",
+    "answer_length",
 ]
+# answer_length has no natural direction (brief or thorough?): a spec must say.
 _DIRECTIONS: dict[str, Literal["lower_is_better", "higher_is_better"]] = {
     "error_rate": "lower_is_better",
     "p95_latency": "lower_is_better",
     "cost_per_request": "lower_is_better",
     "guardrail_block_rate": "lower_is_better",
     "quality": "higher_is_better",
+    "feedback": "higher_is_better",
+    "json_valid_rate": "higher_is_better",
+    "tool_call_valid_rate": "higher_is_better",
+    "refusal_rate": "lower_is_better",
 }
 
 
@@ -119,6 +133,10 @@ class Metric(BaseModel, extra="forbid"):
     @model_validator(mode="after")
     def _natural_direction(self) -> Metric:
         if self.direction is None:
+            if self.name not in _DIRECTIONS:
+                raise ValueError(
+                    f"{self.name} needs a direction: lower_is_better or higher_is_better"
+                )
             self.direction = _DIRECTIONS[self.name]
         return self
 

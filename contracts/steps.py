@@ -9,7 +9,7 @@ retried, gets steps of its own.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -68,6 +68,29 @@ class BedrockCheckResult(BaseModel):
     reason: str | None = None
 
 
+class AnswerExpectations(BaseModel):
+    """What the request asked of its answer's form: what the automatic scorers check it against
+    (activities/answer_scores.py)."""
+
+    json_answer: bool = False
+    json_schema: dict[str, Any] | None = None
+    tools: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Each offered tool's parameter schema."
+    )
+
+
+def expectations_of(chat: ChatRequest) -> AnswerExpectations | None:
+    """None for a plain request (the common case: nothing to carry)."""
+    if chat.response_format is None and not chat.tools:
+        return None
+    wanted = chat.response_format
+    return AnswerExpectations(
+        json_answer=wanted is not None,
+        json_schema=None if wanted is None else wanted.json_schema,
+        tools={tool.name: tool.parameters for tool in chat.tools},
+    )
+
+
 class SettleInput(BaseModel):
     outcome: OutcomeRecord
     """Everything but status and guardrail action, which settling decides."""
@@ -85,6 +108,8 @@ class SettleInput(BaseModel):
     cache_key: str | None = None
     cache_ttl_seconds: float | None = None
     """Where and for how long settling keeps the answer, if it is one worth serving again."""
+    expects: AnswerExpectations | None = None
+    """The answer's expected form, for the automatic scores on its outcome row."""
 
 
 class SettleResult(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import subprocess
 import time
@@ -10,6 +11,7 @@ from collections.abc import Callable
 
 from codec import load_keyring
 from configuration import Settings
+from devstack.demo_experiments import DemoExperiments
 from devstack.demo_rollouts import DemoRollouts
 from devstack.ports import require_free_ports
 from devstack.seed import DEMO_ROUTES_FILE, DEMO_TENANT, demo_api_key, seed_demo
@@ -26,6 +28,7 @@ def run_dev(
     traffic_rps: float = 0.0,
     say: Callable[[str], None] = print,
     demo_rollouts: bool = False,
+    demo_experiments: bool = False,
 ) -> int:
     """Run the stack until SIGINT, SIGTERM or SIGHUP; returns the process exit code.
 
@@ -33,6 +36,9 @@ def run_dev(
     sessions, so they would not get it themselves and would outlive the supervisor.
     """
     s = settings
+    if demo_experiments and "INTERLOCK_EXPERIMENT_EVALUATION_EVERY_SECONDS" not in os.environ:
+        # A demo is watched: evaluate every minute rather than every five.
+        s = s.model_copy(update={"experiment_evaluation_every_seconds": 60.0})
     say = _never_failing(say)
     require_free_ports(
         "127.0.0.1",
@@ -65,6 +71,7 @@ def run_dev(
     }
     traffic: TrafficGenerator | None = None
     rollouts: DemoRollouts | None = None
+    experiments: DemoExperiments | None = None
     started = time.monotonic()
     try:
         say(f"starting the Temporal dev server on {stack.temporal_address}")
@@ -85,10 +92,15 @@ def run_dev(
         if demo_rollouts:
             rollouts = DemoRollouts(stack, api_key, say)
             rollouts.start()
+        if demo_experiments:
+            experiments = DemoExperiments(stack, api_key, say)
+            experiments.start()
         while not stack.stop_requested:
             stack.check_children()
             if rollouts is not None:
                 rollouts.poll()
+            if experiments is not None:
+                experiments.poll()
             time.sleep(0.2)
         return 0
     except StopRequested:
@@ -104,6 +116,8 @@ def run_dev(
             traffic.stop()
         if rollouts is not None:
             rollouts.stop()
+        if experiments is not None:
+            experiments.stop()
         stack.stop()
         for signum, handler in previous.items():
             signal.signal(signum, handler)

@@ -96,6 +96,9 @@ class Stack:
                 "INTERLOCK_GATEWAY_HOST": s.gateway_host,
                 "INTERLOCK_GATEWAY_PORT": str(s.gateway_port),
                 "INTERLOCK_DATABASE_URL": s.resolved_database_url,
+                "INTERLOCK_EXPERIMENT_EVALUATION_EVERY_SECONDS": str(
+                    s.experiment_evaluation_every_seconds
+                ),
                 "INTERLOCK_CODEC_ENDPOINT": "true",
                 "INTERLOCK_CODEC_CORS_ORIGINS": (
                     f'["http://localhost:{s.temporal_ui_port}", '
@@ -104,6 +107,18 @@ class Stack:
             }
         )
         return env
+
+    def interlock(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`interlock ARGS` against this stack, to completion (a minute at most)."""
+        return subprocess.run(
+            [sys.executable, "-m", "cli", *args],
+            env=self.child_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
 
     def spawn(self, name: str, argv: list[str]) -> Child:
         self.log_dir.mkdir(parents=True, exist_ok=True)

@@ -26,8 +26,19 @@ class TrafficGenerator:
     Only ever talks to the gateway URL it is given (the local one in `interlock dev`).
     """
 
-    def __init__(self, base_url: str, api_key: str, rps: float, route: str = "chat") -> None:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        rps: float,
+        route: str = "chat",
+        users: int = 0,
+        seed: int = 0,
+    ) -> None:
+        """`users` > 0 sends each request as one of that many end users (the `user` field)."""
         self.base_url = base_url
+        self.users = users
+        self.seed = seed
         self.api_key = api_key
         self.interval = 1.0 / rps
         self.route = route
@@ -44,7 +55,7 @@ class TrafficGenerator:
         self._thread.join(timeout=5)
 
     def _loop(self) -> None:
-        rng = random.Random(0)
+        rng = random.Random(self.seed)
         headers = {"Authorization": f"Bearer {self.api_key}"}
         with httpx.Client(base_url=self.base_url, headers=headers, timeout=30) as client:
             while not self._stop.wait(rng.expovariate(1.0 / self.interval)):
@@ -52,6 +63,8 @@ class TrafficGenerator:
                     "model": self.route,
                     "messages": [{"role": "user", "content": rng.choice(PROMPTS)}],
                 }
+                if self.users:
+                    body["user"] = f"demo-user-{rng.randrange(self.users)}"
                 try:
                     ok = client.post("/chat/completions", json=body).status_code == 200
                 except httpx.HTTPError:

@@ -16,6 +16,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client
 
 from activities.admission import Admission
@@ -32,6 +33,8 @@ from gateway.body_limit import BodySizeLimit
 from gateway.codec_routes import CODEC_PREFIX, codec_endpoint_token, codec_router
 from gateway.end_users import SECRET_NAME, USER_HEADER, user_hash
 from gateway.errors import ERROR_STATUSES, error_responses, install_error_handlers
+from gateway.feedback_route import feedback_router
+from gateway.judge_calls import JudgeCalls
 from gateway.metrics import GatewayMetrics
 from gateway.model_cards import model_cards
 from gateway.openai_answers import (
@@ -59,6 +62,7 @@ from store import create_store_engine, init_schema
 from store.engine import store_answers
 from store.installation import installation_secret
 from store.response_cache import open_response_store
+from store.slo_records import alert_rows
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +110,7 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
             name="breakers and variant figures",
         )
         shadows = ShadowCalls(engine, registry, scanner, app.state.metrics)
+        judges = JudgeCalls(engine, registry, admission.experiments)
         app.state.gateway = GatewayState(
             settings,
             engine,
@@ -117,6 +122,7 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
             handoff,
             registry=registry,
             user_hash_key=await asyncio.to_thread(end_user_key, settings, engine),
+            judges=judges,
         )
         try:
             yield
@@ -124,6 +130,7 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
             refreshing.cancel()
             await asyncio.gather(refreshing, return_exceptions=True)
             await shadows.stop()
+            await judges.stop()
             await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
             await asyncio.gather(*tasks, return_exceptions=True)
             engine.dispose()
@@ -164,8 +171,14 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
         )
         app.include_router(codec_router(build_codec(settings), codec_token))
 
+    app.include_router(feedback_router())
+
     @app.get("/metrics", include_in_schema=False)
-    async def prometheus_metrics() -> Response:
+    async def prometheus_metrics(request: Request) -> Response:
+        state: GatewayState | None = getattr(request.app.state, "gateway", None)
+        if state is not None:
+            with contextlib.suppress(SQLAlchemyError):  # the other metrics still answer
+                metrics.show_slo_alerts(await asyncio.to_thread(alert_rows, state.engine))
         body, content_type = metrics.exposition()
         return Response(body, media_type=content_type)
 
@@ -254,6 +267,8 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
             return await stream_request(state, request, request_input, wire, metrics, began)
         result = await run_request(state, request_input, metrics)
         state.shadows.start_if_sampled(request_input)
+        if state.judges is not None:
+            state.judges.start_if_sampled(request_input, result)
         record_metrics(metrics, result, time.perf_counter() - began)
         headers = result_headers(result)
         if admitted.route.cache is not None:

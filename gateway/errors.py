@@ -106,6 +106,10 @@ def validation_error(exc: RequestValidationError) -> ApiError:
                 "send the request body as JSON, with 'Content-Type: application/json'",
                 code="unsupported_media_type",
             )
+        if kind == "value_error":
+            # A rule across fields (a model validator): its message says what is wrong.
+            message = str(first["msg"]).removeprefix("Value error, ")
+            return ApiError(400, message, code="invalid_value")
         return ApiError(400, "the request body must be a JSON object", code="invalid_request")
     # pydantic's locations start with where the value was: body, query, header, path.
     path = location[1:] if location[0] == "body" else location

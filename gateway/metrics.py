@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from store.tables import SloAlert
 
 # Label values are operator-defined names (routes, providers) or closed sets, never user input:
 # an unknown model name is recorded as "unresolved", not as itself.
@@ -13,6 +15,18 @@ _LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 12
 class GatewayMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self.slo_alert_firing = Gauge(
+            "interlock_slo_alert_firing",
+            "1 while a burn-rate alert on a route's SLO fires.",
+            ["route", "slo", "severity"],
+            registry=self.registry,
+        )
+        self.slo_burn_rate = Gauge(
+            "interlock_slo_burn_rate",
+            "Error-budget burn rate of a route's SLO at the last check, per alert window.",
+            ["route", "slo", "severity", "window"],
+            registry=self.registry,
+        )
         self.requests = Counter(
             "interlock_requests",
             "Chat requests answered, by route and outcome.",
@@ -63,6 +77,15 @@ class GatewayMetrics:
             ["provider", "model", "state"],
             registry=self.registry,
         )
+
+    def show_slo_alerts(self, alerts: list[SloAlert]) -> None:
+        """The SLO alerts as the store has them (the monitoring Schedule keeps them): set at
+        each scrape, so every gateway exports the same state."""
+        for alert in alerts:
+            labels = (alert.route, alert.slo, alert.severity)
+            self.slo_alert_firing.labels(*labels).set(1 if alert.firing else 0)
+            self.slo_burn_rate.labels(*labels, "long").set(alert.long_burn)
+            self.slo_burn_rate.labels(*labels, "short").set(alert.short_burn)
 
     def exposition(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

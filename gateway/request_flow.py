@@ -25,6 +25,7 @@ from contracts.request import RequestInput, RequestResult
 from contracts.steps import AdmitInput, AdmitResult
 from gateway.answer_handoff import AnswerHandOff
 from gateway.errors import ApiError
+from gateway.judge_calls import JudgeCalls
 from gateway.metrics import GatewayMetrics
 from gateway.shadow_calls import ShadowCalls
 from store.budgets import OverBudget
@@ -55,6 +56,8 @@ class GatewayState:
     """The providers this process can call (what /v1/models lists)."""
     user_hash_key: bytes = b""
     """Key of the end-user hash (gateway/end_users.py)."""
+    judges: JudgeCalls | None = None
+    """Background pairwise judging of experiments' answers (gateway/judge_calls.py)."""
 
 
 def provider_task_queue(settings: Settings) -> str:

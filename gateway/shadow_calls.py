@@ -24,9 +24,9 @@ from temporalio.exceptions import ApplicationError
 
 from activities.providers import ProviderError, ProviderRegistry
 from activities.request_steps import settle_outcome
-from contracts.chat import ChatResponse
+from contracts.chat import ChatRequest, ChatResponse
 from contracts.request import RequestError, RequestInput
-from contracts.routing import ShadowTarget, prompted
+from contracts.routing import RouteTarget, ShadowTarget, prompted
 from gateway.metrics import GatewayMetrics
 from guardrails.findings import Registry
 from workflows.provider_chain import request_error_of
@@ -116,39 +116,47 @@ class ShadowCalls:
     ) -> tuple[ChatResponse | None, RequestError | None]:
         """The candidate's answer, retried by the answering calls' policy; or its error."""
         assert request.admitted is not None and request.admitted.checked is not None
-        provider = self._registry.get(shadow.target.provider)
         chat = prompted(request.admitted.checked.chat, shadow.target)
-        policy = PROVIDER_RETRY
-        delay = policy.initial_interval.total_seconds()
-        ceiling = (policy.maximum_interval or policy.initial_interval).total_seconds()
-        attempts = policy.maximum_attempts
-        for attempt in range(1, attempts + 1):
-            try:
-                if provider is None:
-                    raise ApplicationError(
-                        f"provider {shadow.target.provider!r} is not configured",
-                        type="ProviderNotConfigured",
-                        non_retryable=True,
-                    )
-                call = provider.complete(request.request_id, shadow.target, chat, attempt)
-                timeout = PROVIDER_CALL_TIMEOUT.total_seconds()
-                return await asyncio.wait_for(call, timeout), None
-            except ProviderError as exc:
-                failure: BaseException = exc.to_application_error()
-                retryable = exc.retryable
-            except ApplicationError as exc:
-                failure, retryable = exc, not exc.non_retryable
-            except TimeoutError:
-                return None, RequestError(
-                    type="timeout",
-                    message="the shadow call did not answer in time",
-                    http_status=504,
-                    code="ProviderTimeout",
+        return await background_answer(self._registry, request.request_id, shadow.target, chat)
+
+
+async def background_answer(
+    registry: ProviderRegistry, request_id: str, target: RouteTarget, chat: ChatRequest
+) -> tuple[ChatResponse | None, RequestError | None]:
+    """`target`'s answer to `chat` outside any workflow, retried by the answering calls' policy
+    (so its error rate means what an answering arm's does); or its error."""
+    provider = registry.get(target.provider)
+    policy = PROVIDER_RETRY
+    delay = policy.initial_interval.total_seconds()
+    ceiling = (policy.maximum_interval or policy.initial_interval).total_seconds()
+    attempts = policy.maximum_attempts
+    for attempt in range(1, attempts + 1):
+        try:
+            if provider is None:
+                raise ApplicationError(
+                    f"provider {target.provider!r} is not configured",
+                    type="ProviderNotConfigured",
+                    non_retryable=True,
                 )
-            except Exception as exc:  # a bug in an adapter: the candidate failed, not the client
-                failure, retryable = ApplicationError(str(exc), type=type(exc).__name__), False
-            if not retryable or attempt == attempts:
-                return None, request_error_of(failure)
-            await asyncio.sleep(delay)
-            delay = min(delay * policy.backoff_coefficient, ceiling)
-        raise AssertionError("unreachable: the last attempt returns")
+            call = provider.complete(request_id, target, chat, attempt)
+            timeout = PROVIDER_CALL_TIMEOUT.total_seconds()
+            return await asyncio.wait_for(call, timeout), None
+        except ProviderError as exc:
+            failure: BaseException = exc.to_application_error()
+            retryable = exc.retryable
+        except ApplicationError as exc:
+            failure, retryable = exc, not exc.non_retryable
+        except TimeoutError:
+            return None, RequestError(
+                type="timeout",
+                message="the background call did not answer in time",
+                http_status=504,
+                code="ProviderTimeout",
+            )
+        except Exception as exc:  # a bug in an adapter: the call failed, not the client
+            failure, retryable = ApplicationError(str(exc), type=type(exc).__name__), False
+        if not retryable or attempt == attempts:
+            return None, request_error_of(failure)
+        await asyncio.sleep(delay)
+        delay = min(delay * policy.backoff_coefficient, ceiling)
+    raise AssertionError("unreachable: the last attempt returns")

@@ -30,6 +30,11 @@ METRICS = {
     "p95_latency": "p95 latency (ms)",
     "cost_per_request": "cost per request (USD)",
     "quality": "quality score",
+    "feedback": "feedback (share of thumbs up, or mean score)",
+    "json_valid_rate": "valid JSON answers",
+    "tool_call_valid_rate": "valid tool calls",
+    "refusal_rate": "refusals",
+    "answer_length": "answer length (characters)",
 }
 
 
@@ -57,20 +62,30 @@ def point_and_interval(arm: dict[str, Any], metric: str) -> tuple[float, float, 
     )
 
 
-def _plot(looks: list[dict[str, Any]], metric: str, decided_at: list[int]) -> str | None:
-    """A PNG of both arms across the looks, as a data URI; None when no look has data."""
+def plot_looks(
+    looks: list[dict[str, Any]],
+    arms: list[str],
+    metric: str,
+    decided_at: list[float],
+    xs: list[float] | None = None,
+    xlabel: str = "look",
+) -> str | None:
+    """A PNG of each arm across the looks (at `xs`, by default the look numbers), as a data URI;
+    None when no look has data."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    positions = xs or list(range(1, len(looks) + 1))
     figure, axes = plt.subplots(figsize=(6.4, 3.2))
     plotted = False
-    for arm, colour in (("baseline", "tab:blue"), ("candidate", "tab:orange")):
+    for index, arm in enumerate(arms):
+        colour = f"C{index}"
         points = [
-            (number, value)
-            for number, look in enumerate(looks, start=1)
-            if (value := point_and_interval(look[arm], metric)) is not None
+            (x, value)
+            for x, look in zip(positions, looks, strict=True)
+            if arm in look and (value := point_and_interval(look[arm], metric)) is not None
         ]
         if not points:
             continue
@@ -85,9 +100,16 @@ def _plot(looks: list[dict[str, Any]], metric: str, decided_at: list[int]) -> st
         return None
     for look in decided_at:
         axes.axvline(look, color="grey", linestyle="--", linewidth=1)
-    axes.set_xlabel("look")
+    axes.set_xlabel(xlabel)
     axes.set_ylabel(METRICS[metric])
     axes.legend(loc="best")
+    return png(figure)
+
+
+def png(figure: Any) -> str:
+    """The figure as a PNG data URI; the figure is closed."""
+    import matplotlib.pyplot as plt
+
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
@@ -117,10 +139,10 @@ def render(engine: Engine, state: dict[str, Any]) -> str:
     ]
     for step in steps_with_looks(engine, record_id):
         looks = looks_of_step(engine, record_id, step)
-        decided_at = [d.look for d in decisions if d.step == step and d.look]
+        decided_at: list[float] = [d.look for d in decisions if d.step == step and d.look]
         parts.append(f"<h2>Step {step + 1}: {len(looks)} looks</h2>")
         for metric in METRICS:
-            image = _plot(looks, metric, decided_at)
+            image = plot_looks(looks, ["baseline", "candidate"], metric, decided_at)
             if image is not None:
                 parts.append(f"<h3>{METRICS[metric]}</h3><img alt='{metric}' src='{image}'>")
     return "\n".join(parts) + "\n"

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Float, case, func, select
 from sqlalchemy.engine import Engine, Row
 
 from experiments.statistics import LatencyHistogram, Mean, Proportion
-from store.tables import Outcome
+from store.tables import Feedback, Outcome
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,16 @@ class ArmTotals:
     """quality_score over the rows that have one."""
     latency: LatencyHistogram
     """From latency_bucket; rows without one (written before revision 0003) are left out."""
+    feedback: Mean = field(default_factory=Mean)
+    """People's ratings (POST /v1/feedback) of the rows' answers, over the rated ones."""
+    json_valid: Proportion = field(default_factory=Proportion)
+    """Valid JSON answers out of the answered rows that asked for JSON."""
+    tool_calls_valid: Proportion = field(default_factory=Proportion)
+    """Answers whose tool calls were all valid, out of those that made any."""
+    refused: Proportion = field(default_factory=Proportion)
+    """Refusals out of the answered (scored) rows."""
+    answer_chars: Mean = field(default_factory=Mean)
+    """Answer length in characters, over the answered rows."""
 
 
 def arm_totals(
@@ -71,9 +81,15 @@ def totals_by(
     """Totals of the rows matching `window`, per value of the column `group` among `keys`;
     every key gets an entry, all zeros when it has no rows."""
     outcomes = Outcome.__table__.c  # type: ignore[attr-defined]
+    rated = Feedback.__table__.c  # type: ignore[attr-defined]
     # CASE, not SUM(status = 'error'): PostgreSQL has no SUM over booleans.
     errors = case((outcomes.status == "error", 1), else_=0)
     blocked = case((outcomes.status == "blocked", 1), else_=0)
+
+    def true_count(column: Any) -> Any:
+        return func.sum(case((column.is_(True), 1), else_=0))
+
+    chars = outcomes.answer_chars.cast(Float)
     # One statement, grouped down to the latency bucket: the counts, sums and histogram then come
     # from one snapshot (two SELECTs on SQLite would each see their own), and the per-key sums
     # are at most a few hundred buckets' worth of additions here.
@@ -86,9 +102,27 @@ def totals_by(
             func.sum(blocked).label("blocked"),
             func.sum(outcomes.cost_usd).label("cost"),
             func.sum(outcomes.cost_usd * outcomes.cost_usd).label("cost_sq"),
-            func.count(outcomes.quality_score).label("scored"),
+            func.count(outcomes.quality_score).label("scored_quality"),
             func.sum(outcomes.quality_score).label("quality"),
             func.sum(outcomes.quality_score * outcomes.quality_score).label("quality_sq"),
+            func.count(rated.value).label("rated"),
+            func.sum(rated.value).label("feedback"),
+            func.sum(rated.value * rated.value).label("feedback_sq"),
+            func.count(outcomes.json_valid).label("json_asked"),
+            true_count(outcomes.json_valid).label("json_valid"),
+            func.count(outcomes.tool_calls_valid).label("tool_calls"),
+            true_count(outcomes.tool_calls_valid).label("tool_calls_valid"),
+            func.count(outcomes.refused).label("scored"),
+            true_count(outcomes.refused).label("refused"),
+            func.sum(chars).label("chars"),
+            func.sum(chars * chars).label("chars_sq"),
+        )
+        # A rating belongs to the request; it is counted on its answering row.
+        .select_from(
+            Outcome.__table__.outerjoin(  # type: ignore[attr-defined]
+                Feedback.__table__,  # type: ignore[attr-defined]
+                (rated.request_id == outcomes.request_id) & (outcomes.status == "ok"),
+            )
         )
         .where(*window, group.in_(list(keys)))
         .group_by(group, outcomes.latency_bucket)
@@ -117,8 +151,13 @@ def _totals(groups: list[Row]) -> ArmTotals:
         errors=Proportion(requests, count("errors")),
         blocked=Proportion(requests, count("blocked")),
         cost=Mean(requests, total("cost"), total("cost_sq")),
-        quality=Mean(count("scored"), total("quality"), total("quality_sq")),
+        quality=Mean(count("scored_quality"), total("quality"), total("quality_sq")),
         latency=LatencyHistogram.from_buckets(
             {g.latency_bucket: g.requests for g in groups if g.latency_bucket is not None}
         ),
+        feedback=Mean(count("rated"), total("feedback"), total("feedback_sq")),
+        json_valid=Proportion(count("json_asked"), count("json_valid")),
+        tool_calls_valid=Proportion(count("tool_calls"), count("tool_calls_valid")),
+        refused=Proportion(count("scored"), count("refused")),
+        answer_chars=Mean(count("scored"), total("chars"), total("chars_sq")),
     )

@@ -26,6 +26,7 @@ from yaml.nodes import MappingNode
 
 from contracts.guardrails import Action, BedrockGuardrail, DirectionPolicy, GuardrailPolicy
 from contracts.routing import CachePolicy, RouteTarget, RoutingPolicy
+from contracts.slo import Slo
 from guardrails.registry import NER_ENTITY_TYPES, PII_ENTITY_TYPES, SECRET_ENTITY_TYPES
 from store.routes import RouteConfig, check_targets
 
@@ -108,6 +109,15 @@ class RouteSpec(BaseModel):
     guardrails: GuardrailSpec = Field(default_factory=GuardrailSpec)
     cache: CacheSpec | None = None
     routing: RoutingSpec | None = None
+    slos: list[Slo] = Field(default_factory=list)
+
+    @field_validator("slos")
+    @classmethod
+    def _unique_slo_names(cls, slos: list[Slo]) -> list[Slo]:
+        names = [slo.name for slo in slos]
+        if len(set(names)) != len(names):
+            raise ValueError(f"SLO names must be unique within a route: {names}")
+        return slos
 
     @field_validator("variants")
     @classmethod
@@ -126,6 +136,7 @@ class RouteSpec(BaseModel):
             routing=None
             if self.routing is None
             else RoutingPolicy.model_validate(self.routing.model_dump()),
+            slos=[Slo.model_validate(slo.model_dump()) for slo in self.slos],
         )
 
 
@@ -208,6 +219,8 @@ def dump_route(config: RouteConfig, version: int | None = None) -> str:
         document["cache"] = config.cache.model_dump(mode="json")
     if config.routing is not None:
         document["routing"] = config.routing.model_dump(mode="json", exclude_defaults=True)
+    if config.slos:
+        document["slos"] = [slo.model_dump(mode="json", exclude_none=True) for slo in config.slos]
     header = "" if version is None else f"# route {config.name}, version {version}\n"
     return header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
 

@@ -21,6 +21,7 @@ from sqlmodel import Session, select
 
 from contracts.guardrails import GuardrailPolicy
 from contracts.routing import CachePolicy, RouteTarget, RoutingPolicy, ShadowTarget
+from contracts.slo import Slo
 from store.tables import Route, RouteVariant, RouteVersion, utcnow
 
 # Each retry follows a commit by another publisher, so a few are plenty.
@@ -37,6 +38,7 @@ class RouteConfig(BaseModel):
     shadow: ShadowTarget | None = None
     cache: CachePolicy | None = None
     routing: RoutingPolicy | None = None
+    slos: list[Slo] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -210,6 +212,7 @@ def _publish_one(session: Session, name: str, change: ConfigChange) -> PublishRe
             shadow=None if wanted.shadow is None else wanted.shadow.model_dump(mode="json"),
             cache=None if wanted.cache is None else wanted.cache.model_dump(mode="json"),
             routing=None if wanted.routing is None else wanted.routing.model_dump(mode="json"),
+            slos=[slo.model_dump(mode="json") for slo in wanted.slos] or None,
         )
     )
     session.flush()  # and the variants reference the version
@@ -260,4 +263,5 @@ def _config_at(session: Session, name: str, version: int) -> RouteConfig:
         routing=None
         if row is None or row.routing is None
         else RoutingPolicy.model_validate(row.routing),
+        slos=[] if row is None or not row.slos else [Slo.model_validate(s) for s in row.slos],
     )

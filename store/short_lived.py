@@ -35,6 +35,12 @@ class ShortLived(Generic[K, V]):
         self._entries: dict[K, tuple[float, V]] = {}
         self._lock = threading.Lock()
 
+    def peek(self, key: K) -> V | None:
+        """The value kept for `key` if it is still fresh; never loads."""
+        with self._lock:
+            found = self._entries.get(key)
+        return found[1] if found is not None and found[0] > self._clock() else None
+
     def get(self, key: K, load: Callable[[K], V | None]) -> V | None:
         """The value kept for `key`, or `load(key)`, kept unless it is None (a miss is never
         kept: a key or route created a moment ago must work at once)."""

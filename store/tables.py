@@ -45,6 +45,8 @@ class RouteVersion(SQLModel, table=True):
     """contracts.routing.CachePolicy as JSON; None: the route's answers are not cached."""
     routing: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     """contracts.routing.RoutingPolicy as JSON; None: weighted, without constraints."""
+    slos: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    """contracts.slo.Slo list as JSON; None: no SLOs."""
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -134,6 +136,11 @@ class Outcome(SQLModel, table=True):
     """The experiment the request was assigned in, and on which arm; NULL outside one."""
     experiment_arm: str | None = Field(default=None, max_length=64)
     quality_score: float | None = None
+    json_valid: bool | None = None
+    """The automatic scores of an answered arm (activities/answer_scores.py); NULL otherwise."""
+    tool_calls_valid: bool | None = None
+    refused: bool | None = None
+    answer_chars: int | None = None
     started_at: datetime
     finished_at: datetime
     created_at: datetime = Field(default_factory=utcnow)
@@ -335,3 +342,54 @@ class ExperimentDecision(SQLModel, table=True):
     reason: str = ""
     evidence: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     decided_at: datetime = Field(default_factory=utcnow)
+
+
+class Feedback(SQLModel, table=True):
+    """A person's rating of one answer (POST /v1/feedback): the last one given counts."""
+
+    __tablename__ = "feedback"
+
+    request_id: str = Field(primary_key=True, max_length=64)
+    tenant_id: str = Field(max_length=64)
+    value: float
+    """Thumbs up 1, down 0; a score as given, in [0, 1]."""
+    kind: str = Field(max_length=8)
+    """thumbs or score."""
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Judgement(SQLModel, table=True):
+    """A judge model's comparison of two arms' answers to one request, asked in both orders."""
+
+    __tablename__ = "judgements"
+    __table_args__ = (Index("ix_judgements_experiment_arm", "experiment", "arm", "opponent"),)
+
+    request_id: str = Field(primary_key=True, max_length=64)
+    experiment: str = Field(max_length=64)
+    arm: str = Field(max_length=64)
+    """The arm that answered the client."""
+    opponent: str = Field(max_length=64)
+    """The arm asked the same request in the background."""
+    verdict: str = Field(max_length=8)
+    """win, loss or tie, for `arm`: a win only if the judge preferred it in both orders."""
+    first_order: str = Field(max_length=8)
+    """What the judge picked with `arm`'s answer shown first: 1, 2 or tie."""
+    second_order: str = Field(max_length=8)
+    """What it picked with the opponent's answer shown first."""
+    judge_model: str = Field(max_length=256)
+    judged_at: datetime = Field(default_factory=utcnow)
+
+
+class SloAlert(SQLModel, table=True):
+    """Where one burn-rate alert of one route's SLO stands (activities/slo_monitoring.py)."""
+
+    __tablename__ = "slo_alerts"
+
+    route: str = Field(primary_key=True, max_length=128)
+    slo: str = Field(primary_key=True, max_length=64)
+    severity: str = Field(primary_key=True, max_length=8)
+    firing: bool = False
+    changed_at: datetime = Field(default_factory=utcnow)
+    long_burn: float = 0.0
+    short_burn: float = 0.0

@@ -13,6 +13,7 @@ from activities.experiment_evaluation import ExperimentActivities
 from contracts.experiment import EvaluateExperiment, ExperimentSpec, ExperimentVerdict
 from contracts.outcome import OutcomeRecord
 from contracts.routing import RouteTarget
+from operations.experiment_report import write_report
 from store.experiments import create_experiment, decisions_of, experiment, looks_of
 from store.outcomes import record_outcomes
 from store.routes import RouteConfig, live_config, publish_routes
@@ -184,3 +185,29 @@ def test_a_bandit_moves_traffic_to_the_better_arm_and_keeps_the_floor(routed: En
     assert weights == verdict.weights
     assert weights["concise"] > 0.5 and min(weights.values()) >= 0.1 - 1e-9
     assert sum(weights.values()) == pytest.approx(1.0)
+
+
+def test_the_report_shows_the_arms_over_time_and_the_decisions(routed: Engine, tmp_path) -> None:
+    create_experiment(
+        routed,
+        spec("concise", "warm", allocation={"kind": "thompson", "floor": 0.1}, min_samples=500),
+        "alice",
+    )
+    for look in range(3):
+        record_outcomes(
+            routed,
+            rows("control", 60, seed=look)
+            + rows("concise", 60, quality=0.8, seed=look)
+            + rows("warm", 60, quality=0.6, seed=look),
+        )
+        evaluate(routed, f"e{look}")
+    written = write_report(routed, "tone", tmp_path / "tone.html")
+    assert written is not None
+    page = written.read_text(encoding="utf-8")
+    assert page.startswith("<!doctype html>") and "<h1>tone: running</h1>" in page
+    assert "At the last of 3 evaluations" in page
+    # One plot per metric of the spec, and the shares.
+    assert page.count("<img") == 4 and "alt='shares'" in page
+    assert "By hour" in page and "By tenant" in page and "acme" in page
+    assert page.count("<td>reweight</td>") == 3
+    assert write_report(routed, "nothing", tmp_path / "x.html") is None

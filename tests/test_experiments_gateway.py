@@ -13,59 +13,12 @@ import uuid
 
 from sqlmodel import Session, select
 
-from contracts.experiment import ExperimentSpec
-from contracts.routing import RouteTarget
-from operations.experiments import evaluate_now, start_experiment
+from operations.experiments import evaluate_now
 from store.experiments import experiment
 from store.outcomes import outcomes_for_request
-from store.routes import RouteConfig, live_config, publish_routes
+from store.routes import live_config
 from store.tables import Outcome
-
-STEADY = {"error_rate": 0.0}
-
-
-def new_experiment(stack, route: str, **changes: object):
-    publish_routes(
-        stack.engine,
-        [
-            RouteConfig(
-                name=route,
-                targets=[
-                    RouteTarget(
-                        variant="control", provider="simulated", model="sim-fast", options=STEADY
-                    )
-                ],
-            )
-        ],
-    )
-    spec = ExperimentSpec.model_validate(
-        {
-            "name": route,
-            "route": route,
-            "arms": [
-                {"variant": "control"},
-                # sim-smart's answers are judged better (quality 0.86 against 0.70).
-                {
-                    "variant": "smart",
-                    "provider": "simulated",
-                    "model": "sim-smart",
-                    "options": STEADY,
-                },
-            ],
-            "min_samples": 60,
-            **changes,
-        }
-    )
-    from activities.providers.catalog import build_registry
-
-    return start_experiment(stack.engine, build_registry(stack.settings), spec, "test")
-
-
-async def ask_as(sdk, route: str, user: str) -> tuple[str, str]:
-    raw = await sdk.chat.completions.with_raw_response.create(
-        model=route, messages=[{"role": "user", "content": "hello"}], user=user
-    )
-    return raw.headers["x-interlock-variant"], raw.parse().id
+from tests.experiment_helpers import ask_as, new_experiment
 
 
 async def test_users_stick_to_arms_and_the_better_arm_is_promoted(stack, sdk) -> None:
@@ -103,7 +56,8 @@ async def test_users_stick_to_arms_and_the_better_arm_is_promoted(stack, sdk) ->
     assert state is not None and state.status == "completed"
     _, config = live_config(stack.engine, route)  # type: ignore[misc]
     assert [(t.variant, t.model) for t in config.targets] == [("smart", "sim-smart")]
-    # Once ended, the route's requests are in no experiment.
+    # Once ended, the route's requests are in no experiment (gateways see it within a second).
+    await asyncio.sleep(1.1)
     _, after = await ask_as(sdk, route, "user-1")
     [row] = outcomes_for_request(stack.engine, after)
     assert row.experiment is None and row.variant == "smart"

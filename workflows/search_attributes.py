@@ -23,7 +23,9 @@ STATUS = SearchAttributeKey.for_keyword("InterlockStatus")
 # A rollout's stage ("canary 5%", "active", "baseline"); its status goes in InterlockStatus.
 STAGE = SearchAttributeKey.for_keyword("InterlockStage")
 
-ALL = (TENANT, ROUTE, PROVIDER, MODEL, STATUS, STAGE)
+# On SLO monitoring runs: route/slo/severity of each burn-rate alert firing at that check.
+ALERTS = SearchAttributeKey.for_keyword_list("InterlockAlerts")
+ALL = (TENANT, ROUTE, PROVIDER, MODEL, STATUS, STAGE, ALERTS)
 
 
 def at_start(
@@ -73,5 +75,6 @@ def dev_server_flags() -> list[str]:
     """`temporal server start-dev` arguments that register every attribute at launch."""
     flags: list[str] = []
     for key in ALL:
-        flags += ["--search-attribute", f"{key.name}=Keyword"]
+        kind = "KeywordList" if key is ALERTS else "Keyword"
+        flags += ["--search-attribute", f"{key.name}={kind}"]
     return flags

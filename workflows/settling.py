@@ -13,7 +13,7 @@ from contracts.guardrails import GuardrailPolicy, InputCheckResult
 from contracts.outcome import OutcomeRecord, answered
 from contracts.request import RequestError, RequestInput
 from contracts.routing import RouteTarget
-from contracts.steps import BedrockCheckResult, SettleInput
+from contracts.steps import BedrockCheckResult, SettleInput, expectations_of
 
 
 def settle_input(
@@ -65,6 +65,7 @@ def settle_input(
         cache_ttl_seconds=None
         if admitted is None or admitted.route.cache is None
         else admitted.route.cache.ttl_seconds,
+        expects=expectations_of(checked.chat),
     )
 
 

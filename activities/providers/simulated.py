@@ -57,6 +57,14 @@ class SimulatedModelProfile(BaseModel):
         True, description="Answers JSON to a response_format; such a request is refused if not."
     )
     region: str | None = Field(None, description="Where it claims to run, for region constraints.")
+    judge: bool = Field(
+        False,
+        description="Answer as a pairwise judge: '1', '2' or 'tie' for the answer whose words "
+        "show more quality (the simulator's answers carry their quality in their words).",
+    )
+    first_bias: float = Field(
+        0.0, ge=0, le=1, description="judge: share of askings it answers '1' whatever it reads."
+    )
     echo: bool = Field(
         False, description="Answer with the last user message: shows what the model was sent."
     )
@@ -100,6 +108,9 @@ DEFAULT_PROFILES: dict[str, SimulatedModelProfile] = {
         error_rate=0.2,
         output_tokens_mean=100,
         quality_mean=0.65,
+    ),
+    "sim-judge": SimulatedModelProfile(
+        latency_median_ms=250, error_rate=0.0, output_tokens_mean=1, judge=True
     ),
 }
 
@@ -231,7 +242,11 @@ class SimulatedProvider:
         limit = chat.params.max_tokens
         output_tokens = min(wanted, limit) if limit else wanted
         quality = min(1.0, max(0.0, rng.gauss(profile.quality_mean, profile.quality_sd)))
-        words = [rng.choice(_WORDS) for _ in range(output_tokens)]
+        # An answer's quality shows in its words, so a judge reading two answers can tell.
+        words = [
+            rng.choice(_GOOD_WORDS if rng.random() < quality else _WORDS)
+            for _ in range(output_tokens)
+        ]
 
         await asyncio.sleep(latency_ms * self.latency_scale / 1000.0 + profile.stall_ms / 1000.0)
         if failed:
@@ -243,6 +258,9 @@ class SimulatedProvider:
             output_tokens = estimate_tokens(text)
         if chat.response_format is not None:
             text = _json_answer(chat, text)
+        if profile.judge:
+            text = _judged(chat, rng, profile.first_bias)
+            output_tokens = 1
         cost = (
             input_tokens * profile.input_price_per_mtok
             + output_tokens * profile.output_price_per_mtok
@@ -287,6 +305,39 @@ class SimulatedProvider:
         yield StreamChunk(
             finish_reason=response.finish_reason, usage=response.usage, cost_usd=response.cost_usd
         )
+
+
+_GOOD_WORDS = (
+    "accurate",
+    "clear",
+    "precise",
+    "complete",
+    "grounded",
+    "helpful",
+    "correct",
+    "careful",
+)
+_GOOD = frozenset(_GOOD_WORDS)
+_ANSWERS = re.compile(r"Answer 1:\n(?P<first>.*?)\n\nAnswer 2:\n(?P<second>.*)\Z", re.DOTALL)
+
+
+def _judged(chat: ChatRequest, rng: random.Random, first_bias: float) -> str:
+    """A judge's pick between the two answers in its prompt: the one whose words show more
+    quality, a tie when they show the same; '1' regardless in a `first_bias` share of askings."""
+    if rng.random() < first_bias:
+        return "1"
+    found = _ANSWERS.search(chat.messages[-1].content)
+    if found is None:
+        return "tie"
+
+    def shown(text: str) -> float:
+        words = re.findall(r"[a-z]+", text.lower())
+        return sum(word in _GOOD for word in words) / len(words) if words else 0.0
+
+    first, second = shown(found["first"]), shown(found["second"])
+    if abs(first - second) < 0.02:
+        return "tie"
+    return "1" if first > second else "2"
 
 
 _SCHEMA_EXAMPLES = {
