@@ -23,11 +23,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from contracts.rollout import Duration, Metric, MetricName
 from contracts.routing import RouteTarget
+from contracts.spec_files import load_spec_file
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 _HEADER = re.compile(r"^header:[A-Za-z0-9-]{1,64}$")
@@ -197,22 +197,7 @@ class ExperimentFileError(ValueError):
 
 
 def load_experiment_file(path: Path) -> ExperimentSpec:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ExperimentFileError(f"{path}: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise ExperimentFileError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ExperimentFileError(f"{path}: expected a mapping at the top level")
-    try:
-        return ExperimentSpec.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc']) or '(top)'}: {error['msg']}"
-            for error in exc.errors()
-        )
-        raise ExperimentFileError(f"{path}: {problems}") from None
+    return load_spec_file(path, ExperimentSpec, ExperimentFileError, "name, route and arms")
 
 
 class ExperimentAssignment(BaseModel):

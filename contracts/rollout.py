@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -22,6 +21,8 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+
+from contracts.spec_files import load_spec_file
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -215,22 +216,7 @@ class RolloutSpecError(ValueError):
 
 
 def load_rollout_spec(path: Path) -> RolloutSpec:
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RolloutSpecError(f"{path}: cannot read it: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise RolloutSpecError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(document, dict):
-        raise RolloutSpecError(f"{path}: expected a mapping with route and candidate")
-    try:
-        return RolloutSpec.model_validate(document)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc']) or 'spec'}: {error['msg']}"
-            for error in exc.errors()
-        )
-        raise RolloutSpecError(f"{path}: {problems}") from None
+    return load_spec_file(path, RolloutSpec, RolloutSpecError, "route and candidate")
 
 
 # --- what the rollout workflow, its activities and its controls exchange ----------------------

@@ -71,17 +71,19 @@ async def test_the_better_arm_wins_the_judged_comparisons(stack, sdk) -> None:
     route = f"exp-{uuid.uuid4().hex[:6]}"
     judge = {"provider": "simulated", "model": "sim-judge", "sample": 1.0}
     new_experiment(stack, route, judge=judge)
-    rows = await judged(stack, sdk, route, 60)
-    assert len(rows) == 60
+    # Enough judgements that the checks below fail by chance far less than once in 10,000 runs.
+    rows = await judged(stack, sdk, route, 150)
+    assert len(rows) == 150
     assert {(r.arm, r.opponent) for r in rows} == {("smart", "control"), ("control", "smart")}
     smart = tallies(stack.engine, route, "control")["smart"]
-    # sim-smart's answers show more quality than sim-fast's: it wins far more than it loses.
-    assert smart.wins > 3 * max(1, smart.losses), smart
+    # sim-smart's answers show more quality than sim-fast's (short answers, whose words say
+    # little, make some comparisons go the other way).
+    assert smart.wins > 1.5 * smart.losses, smart
     queue = stack.settings.control_task_queue
     report = await evaluate_now(stack.client, stack.engine, route, queue)
     summary = report.verdicts[0].evidence["judge"]["smart"]
-    assert summary["wins"] == smart.wins and summary["win_rate"] > 0.75
-    assert summary["ci"][0] > 0.5 and summary["p_value"] < 0.05
+    assert summary["wins"] == smart.wins and summary["win_rate"] > 0.6
+    assert summary["ci"][0] > 0.5 and summary["p_value"] < 0.01
 
 
 async def test_a_judge_that_always_prefers_the_first_answer_decides_nothing(stack, sdk) -> None:

@@ -485,7 +485,7 @@ def test_demo_routes_keep_the_guardrail_policy_they_had() -> None:
 def test_seeding_twice_publishes_once(engine) -> None:
     first = seed_demo(engine, "il-seed-" + "s" * 40)
     second = seed_demo(engine, "il-seed-" + "s" * 40)
-    # The demo route, and the two that the demo's rollouts change.
-    names = ["chat", "support-bot", "summarizer"]
+    # The demo route, the two that the demo's rollouts change, and its experiment's.
+    names = ["chat", "support-bot", "summarizer", "writer"]
     assert [(r.name, r.change) for r in first] == [(name, "created") for name in names]
     assert [(r.name, r.change) for r in second] == [(name, "unchanged") for name in names]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -49,31 +50,40 @@ UNKNOWN = ModelCapabilities()
 CAPABILITIES = ("tools", "structured_output")
 
 
-def _load(path: Path) -> dict[str, dict[str, ModelCapabilities]]:
-    raw: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    table: dict[str, dict[str, ModelCapabilities]] = {}
-    for kind, models in raw.items():
-        if kind.startswith("_"):
-            continue
-        table[kind] = {
-            model: ModelCapabilities(
-                context_window=entry.get("context_window"),
-                tools=entry.get("tools"),
-                structured_output=entry.get("structured_output"),
-            )
-            for model, entry in models.items()
+def layered_table(
+    shipped: Path, override_variable: str, entry: Callable[[Any], _V]
+) -> dict[str, dict[str, _V]]:
+    """{provider kind: {model: entry}} from the shipped JSON file, with the entries of the file
+    named by `override_variable` (same shape) replacing or adding to them. Keys starting with
+    '_' are notes."""
+
+    def read(path: Path) -> dict[str, dict[str, _V]]:
+        raw: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return {
+            kind: {model: entry(value) for model, value in models.items()}
+            for kind, models in raw.items()
+            if not kind.startswith("_")
         }
+
+    table = read(shipped)
+    override = os.environ.get(override_variable)
+    if override:
+        for kind, models in read(Path(override)).items():
+            table.setdefault(kind, {}).update(models)
     return table
+
+
+def _capabilities(entry: dict[str, Any]) -> ModelCapabilities:
+    return ModelCapabilities(
+        context_window=entry.get("context_window"),
+        tools=entry.get("tools"),
+        structured_output=entry.get("structured_output"),
+    )
 
 
 @functools.lru_cache(maxsize=1)
 def catalog() -> dict[str, dict[str, ModelCapabilities]]:
-    table = _load(_SHIPPED)
-    override = os.environ.get("INTERLOCK_MODEL_CATALOG_FILE")
-    if override:
-        for kind, models in _load(Path(override)).items():
-            table.setdefault(kind, {}).update(models)
-    return table
+    return layered_table(_SHIPPED, "INTERLOCK_MODEL_CATALOG_FILE", _capabilities)
 
 
 def capabilities_of(kind: str, model: str) -> ModelCapabilities:

@@ -9,34 +9,19 @@ a cross-region inference prefix (`us.`, `eu.`, `apac.`), and a model that is not
 from __future__ import annotations
 
 import functools
-import json
-import os
 from pathlib import Path
 
-from activities.providers.model_catalog import lookup
+from activities.providers.model_catalog import layered_table, lookup
 from contracts.chat import Usage
 
 _SHIPPED = Path(__file__).with_name("pricing.json")
 
 
-def _load(path: Path) -> dict[str, dict[str, tuple[float, float]]]:
-    raw = json.loads(path.read_text(encoding="utf-8"))
-    table: dict[str, dict[str, tuple[float, float]]] = {}
-    for kind, models in raw.items():
-        if kind.startswith("_"):
-            continue
-        table[kind] = {model: (float(p[0]), float(p[1])) for model, p in models.items()}
-    return table
-
-
 @functools.lru_cache(maxsize=1)
 def price_table() -> dict[str, dict[str, tuple[float, float]]]:
-    table = _load(_SHIPPED)
-    override = os.environ.get("INTERLOCK_PRICING_FILE")
-    if override:
-        for kind, models in _load(Path(override)).items():
-            table.setdefault(kind, {}).update(models)
-    return table
+    return layered_table(
+        _SHIPPED, "INTERLOCK_PRICING_FILE", lambda price: (float(price[0]), float(price[1]))
+    )
 
 
 def price_of(kind: str, model: str) -> tuple[float, float] | None:
