@@ -155,8 +155,10 @@ def main(rows: int, database_url: str | None = None) -> dict[str, float | int | 
             started = time.perf_counter()
             fill(engine, rows)
             if engine.dialect.name == "postgresql":
-                with engine.begin() as connection:
-                    connection.execute(text("ANALYZE outcomes"))
+                # What autovacuum does in a running store: statistics, and the visibility map
+                # that lets a look read the covering index alone.
+                with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+                    c.execute(text("VACUUM ANALYZE outcomes"))
             filled = time.perf_counter() - started
             figures = measure(engine, rows) | {"fill_seconds": round(filled, 1)}
         finally:

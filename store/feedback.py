@@ -13,19 +13,23 @@ from store.tables import Feedback, Outcome, utcnow
 def rate(engine: Engine, tenant_id: str, request_id: str, value: float, kind: str) -> bool:
     """Keep the rating; False (and nothing kept) when the tenant has no such request."""
     with Session(engine) as session:
-        owned = session.exec(
-            select(Outcome.id).where(
+        rows = session.exec(
+            select(Outcome.status, Outcome.experiment, Outcome.experiment_arm).where(
                 Outcome.request_id == request_id, Outcome.tenant_id == tenant_id
             )
-        ).first()
-    if owned is None:
+        ).all()
+    if not rows:
         return False
+    # The experiment and arm are the request's, on every one of its rows; any row says them.
+    _, experiment, arm = rows[0]
     now = utcnow()
     statement = insert_for(engine.dialect.name)(Feedback).values(
         request_id=request_id,
         tenant_id=tenant_id,
         value=value,
         kind=kind,
+        experiment=experiment,
+        experiment_arm=arm,
         created_at=now,
         updated_at=now,
     )

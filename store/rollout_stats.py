@@ -69,17 +69,30 @@ def arm_totals(
 
 def experiment_totals(engine: Engine, experiment: str, arms: Sequence[str]) -> dict[str, ArmTotals]:
     """Totals per arm of an experiment's rows: the arm each request was assigned, on its first
-    attempt (a fallback's rows are what the assigned arm's failures sent elsewhere)."""
+    attempt (a fallback's rows are what the assigned arm's failures sent elsewhere). The rows are
+    read through their covering index alone, and the ratings from the feedback table alone."""
     outcomes = Outcome.__table__.c  # type: ignore[attr-defined]
+    rated = Feedback.__table__.c  # type: ignore[attr-defined]
     window = [outcomes.experiment == experiment, outcomes.arm == "primary"]
-    return totals_by(engine, outcomes.experiment_arm, arms, window)
+    ratings = (
+        select(
+            rated.experiment_arm.label("key"),
+            func.count(rated.value).label("n"),
+            func.sum(rated.value).label("sum"),
+            func.sum(rated.value * rated.value).label("sum_sq"),
+        )
+        .where(rated.experiment == experiment, rated.experiment_arm.in_(list(arms)))
+        .group_by(rated.experiment_arm)
+    )
+    return totals_by(engine, outcomes.experiment_arm, arms, window, ratings)
 
 
 def totals_by(
-    engine: Engine, group: Any, keys: Sequence[str], window: list[Any]
+    engine: Engine, group: Any, keys: Sequence[str], window: list[Any], ratings: Any = None
 ) -> dict[str, ArmTotals]:
     """Totals of the rows matching `window`, per value of the column `group` among `keys`;
-    every key gets an entry, all zeros when it has no rows."""
+    every key gets an entry, all zeros when it has no rows. `ratings` reads the ratings per key
+    (key, n, sum, sum_sq); by default they are joined to the window's answering rows."""
     outcomes = Outcome.__table__.c  # type: ignore[attr-defined]
     rated = Feedback.__table__.c  # type: ignore[attr-defined]
     # CASE, not SUM(status = 'error'): PostgreSQL has no SUM over booleans.
@@ -105,9 +118,6 @@ def totals_by(
             func.count(outcomes.quality_score).label("scored_quality"),
             func.sum(outcomes.quality_score).label("quality"),
             func.sum(outcomes.quality_score * outcomes.quality_score).label("quality_sq"),
-            func.count(rated.value).label("rated"),
-            func.sum(rated.value).label("feedback"),
-            func.sum(rated.value * rated.value).label("feedback_sq"),
             func.count(outcomes.json_valid).label("json_asked"),
             true_count(outcomes.json_valid).label("json_valid"),
             func.count(outcomes.tool_calls_valid).label("tool_calls"),
@@ -117,25 +127,44 @@ def totals_by(
             func.sum(chars).label("chars"),
             func.sum(chars * chars).label("chars_sq"),
         )
-        # A rating belongs to the request; it is counted on its answering row.
-        .select_from(
-            Outcome.__table__.outerjoin(  # type: ignore[attr-defined]
-                Feedback.__table__,  # type: ignore[attr-defined]
-                (rated.request_id == outcomes.request_id) & (outcomes.status == "ok"),
-            )
-        )
         .where(*window, group.in_(list(keys)))
         .group_by(group, outcomes.latency_bucket)
     )
+    # Ratings apart: in one statement, every row would be probed for one. A rating belongs to
+    # the request and counts on its answering row.
+    ratings = (
+        ratings
+        if ratings is not None
+        else (
+            select(
+                group.label("key"),
+                func.count(rated.value).label("n"),
+                func.sum(rated.value).label("sum"),
+                func.sum(rated.value * rated.value).label("sum_sq"),
+            )
+            .select_from(
+                Feedback.__table__.join(  # type: ignore[attr-defined]
+                    Outcome.__table__,  # type: ignore[attr-defined]
+                    (outcomes.request_id == rated.request_id) & (outcomes.status == "ok"),
+                )
+            )
+            .where(*window, group.in_(list(keys)))
+            .group_by(group)
+        )
+    )
     with engine.connect() as connection:
         groups = connection.execute(query).all()
+        rated_by_key = {
+            row.key: Mean(int(row.n), float(row.sum or 0.0), float(row.sum_sq or 0.0))
+            for row in connection.execute(ratings)
+        }
     by_key: dict[str, list[Row]] = {key: [] for key in keys}
     for row in groups:
         by_key[row.key].append(row)
-    return {key: _totals(rows) for key, rows in by_key.items()}
+    return {key: _totals(rows, rated_by_key.get(key, Mean())) for key, rows in by_key.items()}
 
 
-def _totals(groups: list[Row]) -> ArmTotals:
+def _totals(groups: list[Row], feedback: Mean) -> ArmTotals:
     """Add up one variant's groups (one per latency bucket); no groups, all zeros."""
 
     def count(column: str) -> int:
@@ -155,7 +184,7 @@ def _totals(groups: list[Row]) -> ArmTotals:
         latency=LatencyHistogram.from_buckets(
             {g.latency_bucket: g.requests for g in groups if g.latency_bucket is not None}
         ),
-        feedback=Mean(count("rated"), total("feedback"), total("feedback_sq")),
+        feedback=feedback,
         json_valid=Proportion(count("json_asked"), count("json_valid")),
         tool_calls_valid=Proportion(count("tool_calls"), count("tool_calls_valid")),
         refused=Proportion(count("scored"), count("refused")),

@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKeyConstraint, Index, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    ForeignKeyConstraint,
+    Index,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 
@@ -98,6 +107,21 @@ class ApiKey(SQLModel, table=True):
     revoked_at: datetime | None = None
 
 
+EXPERIMENT_LOOK_COLUMNS = (
+    "experiment",
+    "experiment_arm",
+    "latency_bucket",
+    "arm",
+    "status",
+    "cost_usd",
+    "quality_score",
+    "json_valid",
+    "tool_calls_valid",
+    "refused",
+    "answer_chars",
+)
+
+
 class Outcome(SQLModel, table=True):
     """One row per request arm; (request_id, arm) is unique so a retried write counts once."""
 
@@ -106,7 +130,14 @@ class Outcome(SQLModel, table=True):
         UniqueConstraint("request_id", "arm"),
         Index("ix_outcomes_route_variant_finished", "route", "variant", "finished_at"),
         Index("ix_outcomes_finished_provider", "finished_at", "provider", "model"),
-        Index("ix_outcomes_experiment_arm", "experiment", "experiment_arm", "latency_bucket"),
+        # Covers every column an experiment's look aggregates, so the look reads the index
+        # alone; partial, so only rows in an experiment pay for it (store/rollout_stats.py).
+        Index(
+            "ix_outcomes_experiment_arm",
+            *EXPERIMENT_LOOK_COLUMNS,
+            sqlite_where=text("experiment IS NOT NULL"),
+            postgresql_where=text("experiment IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -349,10 +380,16 @@ class Feedback(SQLModel, table=True):
 
     __tablename__ = "feedback"
 
+    __table_args__ = (Index("ix_feedback_experiment_arm", "experiment", "experiment_arm"),)
+
     request_id: str = Field(primary_key=True, max_length=64)
     tenant_id: str = Field(max_length=64)
     value: float
     """Thumbs up 1, down 0; a score as given, in [0, 1]."""
+    experiment: str | None = Field(default=None, max_length=64)
+    """The rated request's experiment and arm, copied from its outcome row: an experiment's
+    ratings are then read without visiting its outcome rows."""
+    experiment_arm: str | None = Field(default=None, max_length=64)
     kind: str = Field(max_length=8)
     """thumbs or score."""
     created_at: datetime = Field(default_factory=utcnow)

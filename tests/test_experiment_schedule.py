@@ -1,5 +1,9 @@
 """The evaluation Schedule on a real dev server: it fires, its runs evaluate and act, and a
-worker's start brings it up to date without undoing a person's pause."""
+worker's start brings it up to date without undoing a person's pause.
+
+A real server at a one-second interval rather than the time-skipping one: the time-skipping test
+server implements no Schedules (temporalio/sdk-java#1954, closed by its maintainers with "run
+schedule tests using a real/local server")."""
 
 from __future__ import annotations
 
