@@ -25,8 +25,10 @@ from temporalio.workflow import NondeterminismError
 from codec import EncryptionCodec
 from codec.keyring import KeyRing
 from tests.clock_reading_workflow import ClockReadingRequestWorkflow
+from workflows.experiment_evaluation import ExperimentEvaluationWorkflow
 from workflows.request import RequestWorkflow
 from workflows.rollout import RolloutWorkflow
+from workflows.slo_monitoring import SloMonitoringWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
 RECORDED = sorted(HISTORIES.glob("*/*.json"))
@@ -55,6 +57,21 @@ def test_there_are_histories_of_every_scenario() -> None:
     assert {"plain", "streamed", "fallback", "blocked", "redacted", "cache-hit"} <= scenarios
 
 
+# Each set holds one workflow's histories, named by its prefix (request-vN, rollout-vN, ...).
+WORKFLOW_OF_SET = {
+    "request": RequestWorkflow,
+    "rollout": RolloutWorkflow,
+    "experiment": ExperimentEvaluationWorkflow,
+    "slo": SloMonitoringWorkflow,
+}
+
+
+def test_there_are_histories_of_the_scheduled_workflows() -> None:
+    recorded = {(path.parent.name.split("-")[0], path.stem) for path in RECORDED}
+    assert {("experiment", "continued"), ("experiment", "promoted")} <= recorded
+    assert {("experiment", "not-evaluated"), ("slo", "quiet"), ("slo", "firing")} <= recorded
+
+
 def test_there_are_rollout_histories_of_every_ending() -> None:
     endings = {path.stem for path in RECORDED if path.parent.name.startswith("rollout-")}
     assert {"promoted", "rolled-back", "steered"} <= endings
@@ -64,8 +81,7 @@ def test_there_are_rollout_histories_of_every_ending() -> None:
 async def test_recorded_history_replays(path: Path) -> None:
     recorded = json.loads(path.read_text(encoding="utf-8"))
     history = WorkflowHistory.from_json(recorded["workflow_id"], recorded["history"])
-    # Each set holds one workflow's histories: rollout-vN the rollouts', the others requests'.
-    workflow_class = RolloutWorkflow if path.parent.name.startswith("rollout-") else RequestWorkflow
+    workflow_class = WORKFLOW_OF_SET[path.parent.name.split("-")[0]]
     replayer = Replayer(workflows=[workflow_class], data_converter=_converter())
     await replayer.replay_workflow(history)  # raises on any nondeterminism
 
