@@ -157,3 +157,15 @@ def test_one_running_experiment_per_route_and_names_are_never_reused(engine) -> 
     assert end_experiment(engine, "tone", "stopped", "enough")
     assert not end_experiment(engine, "tone", "stopped", "again")  # once
     create_experiment(engine, spec(name="tone-2"), "bob")
+
+
+def test_the_demo_experiments_are_valid_specs_on_demo_routes() -> None:
+    from devstack.demo_experiments import DEMO_EXPERIMENTS
+    from devstack.seed import DEMO_ROUTES_FILE
+    from store.route_files import load_route_file
+
+    routes = {config.name for config in load_route_file(DEMO_ROUTES_FILE)}
+    assert DEMO_EXPERIMENTS
+    for path in DEMO_EXPERIMENTS:
+        demo = load_experiment_file(path)
+        assert demo.route in routes and demo.judge is not None
