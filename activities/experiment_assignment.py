@@ -21,7 +21,7 @@ from contracts.experiment import ExperimentAssignment, ExperimentSpec
 from contracts.routing import ResolvedRoute, RouteTarget
 from store.experiments import ExperimentState, running_on_route
 from store.short_lived import ShortLived
-from workflows.selection import unit_interval
+from workflows.selection import by_weight, unit_interval
 
 
 class ExperimentAssigner:
@@ -83,23 +83,14 @@ class ExperimentAssigner:
         return assigned, ExperimentAssignment(experiment=spec.name, arm=arm)
 
     def _target(self, spec: ExperimentSpec, arm: str, route: ResolvedRoute) -> RouteTarget | None:
-        described = next(a for a in spec.arms if a.variant == arm).target()
-        if described is None:
-            return next((t for t in route.targets if t.variant == arm), None)
-        provider = self._registry.get(described.provider)
-        if provider is None or provider.target_problem(described.model, described.options):
+        target = spec.arm_target(arm, route.targets)
+        provider = None if target is None else self._registry.get(target.provider)
+        if provider is None or provider.target_problem(target.model, target.options):  # type: ignore[union-attr]
             return None  # an arm this process cannot call is skipped, never an error
-        return described
+        return target
 
 
 def choose_arm(spec: ExperimentSpec, weights: dict[str, float], tenant_id: str, unit: str) -> str:
     """The arm `unit` falls in, by the current shares (arms without a share take none)."""
     point = unit_interval(f"{spec.hash_salt}\x00{tenant_id}\x00{unit}")
-    shares = [(a.variant, weights.get(a.variant, 0.0)) for a in spec.arms]
-    shares = [(name, share) for name, share in shares if share > 0]
-    point *= sum(share for _, share in shares)
-    for name, share in shares:
-        point -= share
-        if point < 0:
-            return name
-    return shares[-1][0]
+    return by_weight([(a.variant, weights.get(a.variant, 0.0)) for a in spec.arms], point)

@@ -247,8 +247,7 @@ def promoted_config(live: RouteConfig | None, spec: ExperimentSpec, winner: str)
     """The route with the winner in the control's place and weight."""
     if live is None:
         raise TrafficError(f"no route named {spec.route!r}")
-    arm = next(a for a in spec.arms if a.variant == winner)
-    target = arm.target() or next((t for t in live.targets if t.variant == winner), None)
+    target = spec.arm_target(winner, live.targets)
     if target is None:
         raise TrafficError(f"route {spec.route!r} has no variant named {winner!r} any more")
     candidate = Candidate(

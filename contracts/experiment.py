@@ -184,6 +184,12 @@ class ExperimentSpec(BaseModel, extra="forbid"):
     def hash_salt(self) -> str:
         return self.salt or self.name
 
+    def arm_target(self, arm: str, route_targets: list[RouteTarget]) -> RouteTarget | None:
+        """What `arm` calls: its own description, or the route's variant of that name (None if
+        the route has none by then)."""
+        own = next(a for a in self.arms if a.variant == arm).target()
+        return own or next((t for t in route_targets if t.variant == arm), None)
+
     def initial_weights(self) -> dict[str, float]:
         names = [arm.variant for arm in self.arms]
         if self.allocation.weights is not None:

@@ -102,11 +102,8 @@ class JudgeCalls:
 
     @staticmethod
     def _target(spec: ExperimentSpec, arm: str, request: RequestInput) -> RouteTarget | None:
-        described = next(a for a in spec.arms if a.variant == arm).target()
-        if described is not None:
-            return described
         assert request.admitted is not None
-        return next((t for t in request.admitted.route.targets if t.variant == arm), None)
+        return spec.arm_target(arm, request.admitted.route.targets)
 
     async def _judge(
         self,

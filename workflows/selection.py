@@ -7,8 +7,11 @@ the id alone, which is what an analyst checking an assignment wants.
 from __future__ import annotations
 
 import hashlib
+from typing import TypeVar
 
 from contracts.routing import RouteTarget
+
+T = TypeVar("T")
 
 
 def unit_interval(key: str) -> float:
@@ -17,16 +20,24 @@ def unit_interval(key: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def pick_target(targets: list[RouteTarget], request_id: str) -> RouteTarget:
-    weighted = [t for t in targets if t.weight > 0]
+def by_weight(shares: list[tuple[T, float]], point: float) -> T:
+    """The item whose share the point in [0, 1) falls in; items without a share take none."""
+    weighted = [(item, share) for item, share in shares if share > 0]
     if not weighted:
-        raise ValueError("no variant has a positive weight")
-    point = unit_interval(request_id) * sum(t.weight for t in weighted)
-    for target in weighted:
-        point -= target.weight
+        raise ValueError("nothing has a positive weight")
+    point *= sum(share for _, share in weighted)
+    for item, share in weighted:
+        point -= share
         if point < 0:
-            return target
-    return weighted[-1]
+            return item
+    return weighted[-1][0]
+
+
+def pick_target(targets: list[RouteTarget], request_id: str) -> RouteTarget:
+    try:
+        return by_weight([(t, t.weight) for t in targets], unit_interval(request_id))
+    except ValueError:
+        raise ValueError("no variant has a positive weight") from None
 
 
 MAX_FALLBACKS = 3
