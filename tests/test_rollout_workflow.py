@@ -21,6 +21,7 @@ from store.rollout_records import decisions_of
 from store.routes import live_config, live_targets
 from tests.rollout_helpers import (
     BASELINE_ERRORS,
+    HEALTHY_CANDIDATE_ERRORS,
     finished,
     publish_baseline,
     shown_when,
@@ -31,7 +32,7 @@ from tests.rollout_helpers import (
 
 async def test_a_healthy_candidate_becomes_the_baseline(stack) -> None:
     publish_baseline(stack, "ro-healthy")
-    spec = spec_for("ro-healthy", candidate_errors=BASELINE_ERRORS)
+    spec = spec_for("ro-healthy", candidate_errors=HEALTHY_CANDIDATE_ERRORS)
     async with traffic(stack, "ro-healthy"):
         started = await start_rollout(
             stack.client, stack.engine, spec, stack.settings.control_task_queue
@@ -150,7 +151,7 @@ async def test_a_shadow_stage_judges_copies_before_any_client_sees_the_candidate
     publish_baseline(stack, "ro-shadowed")
     spec = spec_for(
         "ro-shadowed",
-        candidate_errors=BASELINE_ERRORS,
+        candidate_errors=HEALTHY_CANDIDATE_ERRORS,
         shadow={"sample": 1.0, "min_requests": 100, "time_limit": "60s"},
     )
     async with traffic(stack, "ro-shadowed"):
@@ -158,8 +159,8 @@ async def test_a_shadow_stage_judges_copies_before_any_client_sees_the_candidate
             stack.client, stack.engine, spec, stack.settings.control_task_queue
         )
         state = await finished(stack, started)
-    assert state.status == "promoted"
     decisions = decisions_of(stack.engine, state.record_id)
+    assert state.status == "promoted", [(d.stage, d.outcome, d.reason) for d in decisions]
     assert [(d.stage, d.action) for d in decisions] == [
         ("shadow 100%", "advance"),
         ("canary 50%", "advance"),
@@ -273,7 +274,7 @@ async def test_a_shadow_rollout_compares_and_never_exposes_the_candidate(stack) 
     publish_baseline(stack, "ro-compared")
     spec = spec_for(
         "ro-compared",
-        candidate_errors=BASELINE_ERRORS,
+        candidate_errors=HEALTHY_CANDIDATE_ERRORS,
         strategy="shadow",
         steps=None,
         shadow={"sample": 1.0, "min_requests": 100, "time_limit": "60s"},
@@ -301,7 +302,7 @@ async def test_blue_green_bakes_all_traffic_against_the_baseline_before_the_swit
     publish_baseline(stack, "ro-blue-green")
     spec = spec_for(
         "ro-blue-green",
-        candidate_errors=BASELINE_ERRORS,
+        candidate_errors=HEALTHY_CANDIDATE_ERRORS,
         strategy="blue-green",
         steps=[{"weight": 100, "min_requests": 100, "time_limit": "60s"}],
         bake="4s",
