@@ -96,7 +96,7 @@ def run_dev(
             experiments = DemoExperiments(stack, api_key, say)
             experiments.start()
         while not stack.stop_requested:
-            stack.check_children()
+            stack.tend_children()
             if rollouts is not None:
                 rollouts.poll()
             if experiments is not None:

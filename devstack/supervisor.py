@@ -1,13 +1,19 @@
 """Supervising the dev stack: Temporal dev server, worker and gateway as child processes.
 
 Children run in their own sessions, so a Ctrl-C in the terminal reaches only this supervisor,
-which then stops them in order (gateway, worker, server) and waits for each. If any child dies
-on its own, the rest are stopped too and the supervisor exits non-zero: a half-running stack is
-worse than none.
+which then stops them in order (gateway, worker, server) and waits for each. Each child is also
+told to stop if the supervisor itself dies (SIGKILL included), so none is left running alone.
+
+A child that dies while the stack is starting stops everything: that is a configuration error, and
+retrying would only hide it. Once the stack is up, a child that dies is restarted, as a process
+supervisor would, after a back-off that doubles with each crash in a row (1 s, 2 s, 4 s ... 30 s)
+and resets once the child has run for a minute. A child that crashes five times in a row without
+staying up stops the stack: it will not come back by itself.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
@@ -24,6 +30,11 @@ from configuration import Settings
 from devstack.dev_server import dev_server_flags
 
 STOP_GRACE_SECONDS = 15.0
+FIRST_RESTART_DELAY_SECONDS = 1.0
+LONGEST_RESTART_DELAY_SECONDS = 30.0
+# A child that ran this long before dying was healthy: its next crash starts the back-off over.
+HEALTHY_RUN_SECONDS = 60.0
+CRASHES_BEFORE_GIVING_UP = 5
 # 0, or killed by the SIGTERM we sent before it could exit by itself.
 CLEAN_EXIT_CODES = (0, -signal.SIGTERM)
 
@@ -46,9 +57,20 @@ class Child:
     name: str
     process: subprocess.Popen
     log_path: Path
+    argv: list[str] = field(default_factory=list)
+    started_at: float = field(default_factory=time.monotonic)
+    crashes_in_a_row: int = 0
+    restart_at: float | None = None
+    """When a crashed child is due to start again; None while it runs."""
 
     def alive(self) -> bool:
         return self.process.poll() is None
+
+    def restart_delay(self) -> float:
+        return min(
+            FIRST_RESTART_DELAY_SECONDS * 2 ** (self.crashes_in_a_row - 1),
+            LONGEST_RESTART_DELAY_SECONDS,
+        )
 
     def tail(self, lines: int = 20) -> str:
         try:
@@ -121,20 +143,22 @@ class Stack:
         )
 
     def spawn(self, name: str, argv: list[str]) -> Child:
+        child = Child(name, self._popen(name, argv), self.log_dir / f"{name}.log", argv)
+        self.children.append(child)
+        return child
+
+    def _popen(self, name: str, argv: list[str]) -> subprocess.Popen:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        log_path = self.log_dir / f"{name}.log"
-        with open(log_path, "ab") as log:
-            process = subprocess.Popen(
+        with open(self.log_dir / f"{name}.log", "ab") as log:
+            return subprocess.Popen(
                 argv,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=self.child_env(),
                 start_new_session=True,
+                preexec_fn=_stop_when_parent_dies,
             )
-        child = Child(name, process, log_path)
-        self.children.append(child)
-        return child
 
     def start_temporal(self) -> Child:
         s = self.settings
@@ -162,9 +186,34 @@ class Stack:
         return self.spawn(role, [sys.executable, "-m", "cli", role])
 
     def check_children(self) -> None:
+        """While the stack starts: any child that died is fatal."""
         for child in self.children:
             if not child.alive():
                 raise ChildExited(child)
+
+    def tend_children(self) -> None:
+        """Once the stack is up: restart children that died, each after its back-off."""
+        now = time.monotonic()
+        for child in self.children:
+            if child.restart_at is not None:
+                if now >= child.restart_at:
+                    child.process = self._popen(child.name, child.argv)
+                    child.started_at, child.restart_at = now, None
+                    self.say(f"{child.name} restarted (pid {child.process.pid})")
+                continue
+            if child.alive():
+                continue
+            if now - child.started_at >= HEALTHY_RUN_SECONDS:
+                child.crashes_in_a_row = 0
+            child.crashes_in_a_row += 1
+            if child.crashes_in_a_row >= CRASHES_BEFORE_GIVING_UP:
+                raise ChildExited(child, crashes=child.crashes_in_a_row)
+            delay = child.restart_delay()
+            child.restart_at = now + delay
+            self.say(
+                f"{child.name} exited with code {child.process.returncode}; restarting it in "
+                f"{delay:g} s (crash {child.crashes_in_a_row} in a row; log: {child.log_path})"
+            )
 
     def wait_for(self, what: str, ready: Callable[[], bool], timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -186,6 +235,8 @@ class Stack:
     def stop(self) -> None:
         """Stop children newest first, each with a grace period, then kill what remains."""
         for child in reversed(self.children):
+            if child.restart_at is not None:
+                continue  # dead, and waiting for a restart that will not come
             if child.alive():
                 self.say(f"stopping {child.name}")
                 child.process.send_signal(signal.SIGTERM)
@@ -200,9 +251,25 @@ class Stack:
 
 
 class ChildExited(RuntimeError):
-    def __init__(self, child: Child) -> None:
-        super().__init__(f"{child.name} exited with code {child.process.returncode}")
+    def __init__(self, child: Child, crashes: int = 1) -> None:
+        said = f"{child.name} exited with code {child.process.returncode}"
+        if crashes > 1:
+            said += f", its crash {crashes} in a row; not restarting it again"
+        super().__init__(said)
         self.child = child
+
+
+_PR_SET_PDEATHSIG = 1
+# Loaded here, not in the child: between fork and exec the child may only do what cannot wait on
+# a lock another thread of the supervisor held at the fork, and loading a library can.
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+
+
+def _stop_when_parent_dies() -> None:
+    """In the child before exec: ask Linux for a SIGTERM when the supervisor dies, however it
+    dies. Children lead their own sessions, so nothing else would reach them."""
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class StopRequested(Exception):

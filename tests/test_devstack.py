@@ -1,10 +1,7 @@
 """`interlock dev` end to end: the real command, as a subprocess, with its real children.
 
-Each run gets its own home directory and free ports, so it never touches a developer's stack.
-The children (Temporal dev server, worker, gateway) run in their own sessions, so killing the
-supervisor's process group does not reach them: every test finds them through /proc (the
-temporal server by the home path on its command line, worker and gateway by INTERLOCK_HOME in
-their environment) and kills whatever is left in a `finally` block.
+Each run gets its own home directory and free ports (devstack/launch.py), and whatever is left of
+it is killed on the way out.
 """
 
 from __future__ import annotations
@@ -16,29 +13,30 @@ import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import openai
 import pytest
 
+from devstack import launch
+from devstack.launch import (
+    BANNER_END,
+    DevRun,
+    clean_env,
+    pids_by_role,
+    read_proc,
+    role_of,
+    stack_processes,
+)
 from devstack.ports import port_is_free
 from devstack.supervisor import temporal_binary
 
 DEMO_KEY = "il-devstack-test-" + "d" * 32
 STARTUP_DEADLINE_SECONDS = 60.0
 STOP_DEADLINE_SECONDS = 30.0
-BANNER_END = "Press Ctrl-C to stop everything."
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_until(what: str, check: Callable[[], object], timeout: float, interval: float = 0.2):
@@ -53,159 +51,18 @@ def wait_until(what: str, check: Callable[[], object], timeout: float, interval:
         time.sleep(interval)
 
 
-# --- finding the stack's processes without psutil ---
-
-
-def _read_proc(pid: int, name: str) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/{name}").read_bytes()
-    except OSError:  # gone, or not ours to read
-        return b""
-
-
-def _is_zombie(pid: int) -> bool:
-    stat = _read_proc(pid, "stat")
-    # The state follows the command name, which is in parentheses and may contain spaces.
-    return not stat or stat.rsplit(b")", 1)[-1].split()[:1] == [b"Z"]
-
-
-def stack_processes(home: Path) -> dict[int, str]:
-    """Live processes belonging to the stack rooted at `home`: pid -> command line.
-
-    The Temporal server names home on its command line (--db-filename), the worker and the
-    gateway get INTERLOCK_HOME=<home> from the supervisor, the supervisor itself has --home.
-    """
-    marker = str(home).encode()
-    env_marker = b"INTERLOCK_HOME=" + marker
-    found: dict[int, str] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        pid = int(entry.name)
-        cmdline = _read_proc(pid, "cmdline")
-        if not cmdline or _is_zombie(pid):
-            continue
-        environ = _read_proc(pid, "environ").split(b"\0")
-        if marker in cmdline or env_marker in environ:
-            found[pid] = cmdline.replace(b"\0", b" ").decode(errors="replace").strip()
-    return found
-
-
-def kill_everything(supervisor: subprocess.Popen, home: Path) -> None:
-    """Last resort for a failing test: SIGKILL the supervisor's group and every stack child."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(supervisor.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        supervisor.wait(10)
-    for pid in stack_processes(home):
-        # Each child leads its own session and process group; kill the group, then the pid.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, signal.SIGKILL)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
-
-
-# --- running `interlock dev` ---
-
-
-@dataclass
-class DevRun:
-    process: subprocess.Popen
-    home: Path
-    output_path: Path
-    gateway_port: int
-    temporal_port: int
-    ui_port: int
-    started_at: float
-
-    def output(self) -> str:
-        try:
-            return self.output_path.read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def diagnostics(self, lines: int = 40) -> str:
-        """The supervisor's output and the end of every child's log, for a failure report."""
-        parts = [f"--- interlock dev output ---\n{self.output()}"]
-        for log in sorted((self.home / "logs").glob("*.log")):
-            tail = log.read_text(errors="replace").splitlines()[-lines:]
-            parts.append(f"--- {log.name} (last {lines} lines) ---\n" + "\n".join(tail))
-        return "\n".join(parts)
-
-
 def dev_env() -> dict[str, str]:
-    """The test's environment without settings that could point the stack elsewhere."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("INTERLOCK_", "TEMPORAL_")) and key != "DATABASE_URL"
-    }
-    env["INTERLOCK_SIMULATOR_LATENCY_SCALE"] = "0"
-    env["INTERLOCK_DEMO_API_KEY"] = DEMO_KEY
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
+    return clean_env({"INTERLOCK_SIMULATOR_LATENCY_SCALE": "0", "INTERLOCK_DEMO_API_KEY": DEMO_KEY})
 
 
 @contextlib.contextmanager
 def interlock_dev(tmp_path: Path, gateway_port: int | None = None) -> Iterator[DevRun]:
-    """Start `interlock dev` on free ports with its own home; kill all of it on the way out."""
-    home = (tmp_path / "home").resolve()
-    output_path = tmp_path / "dev-output.txt"
-    ports = {
-        "gateway": gateway_port or free_port(),
-        "temporal": free_port(),
-        "ui": free_port(),
-    }
-    argv = [
-        sys.executable,
-        "-m",
-        "cli",
-        "dev",
-        "--home",
-        str(home),
-        "--gateway-port",
-        str(ports["gateway"]),
-        "--temporal-port",
-        str(ports["temporal"]),
-        "--ui-port",
-        str(ports["ui"]),
-    ]
-    with open(output_path, "wb") as output:
-        started_at = time.monotonic()
-        process = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            env=dev_env(),
-            cwd=tmp_path,  # no developer .env file is picked up
-            start_new_session=True,
-        )
-    run = DevRun(
-        process,
-        home,
-        output_path,
-        ports["gateway"],
-        ports["temporal"],
-        ports["ui"],
-        started_at,
-    )
-    try:
-        yield run
-    except BaseException:
-        print(run.diagnostics())  # pytest shows it with the failure
-        raise
-    finally:
-        kill_everything(process, home)
-
-
-def role_of(cmdline: str) -> str | None:
-    if "server start-dev" in cmdline:
-        return "temporal"
-    for role in ("worker", "gateway", "dev"):
-        if cmdline.endswith(f"-m cli {role}") or f"-m cli {role} " in cmdline:
-            return role
-    return None
+    with launch.interlock_dev(tmp_path, dev_env(), gateway_port=gateway_port) as run:
+        try:
+            yield run
+        except BaseException:
+            print(run.diagnostics())  # pytest shows it with the failure
+            raise
 
 
 # --- the tests ---
@@ -396,7 +253,7 @@ def _all_cmdlines() -> list[str]:
     lines = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
-            cmdline = _read_proc(int(entry.name), "cmdline")
+            cmdline = read_proc(int(entry.name), "cmdline")
             if cmdline:
                 lines.append(cmdline.replace(b"\0", b" ").decode(errors="replace"))
     return lines
@@ -417,3 +274,66 @@ def test_port_left_closing_by_a_stopped_stack_counts_as_free():
             listener.close()
             assert port_is_free("127.0.0.1", port)
             assert client.recv(1) == b""
+
+
+def test_a_crashed_child_is_restarted_and_the_stack_keeps_answering(tmp_path: Path):
+    with interlock_dev(tmp_path) as run:
+        wait_until("the banner", run.is_up, STARTUP_DEADLINE_SECONDS)
+        client = openai.OpenAI(
+            base_url=run.gateway_base, api_key=DEMO_KEY, max_retries=0, timeout=30.0
+        )
+        try:
+            for role in ("worker", "gateway"):
+                old_pid = pids_by_role(run.home)[role]
+                os.kill(old_pid, signal.SIGKILL)
+                wait_until(
+                    f"the {role}'s restart",
+                    lambda role=role: f"{role} restarted" in run.output(),
+                    30.0,
+                )
+                new_pid = wait_until(
+                    f"a new {role} process",
+                    lambda role=role, old=old_pid: _replaced(run.home, role, old),
+                    10.0,
+                )
+                assert run.process.poll() is None, run.output()
+
+                def answered() -> bool:
+                    try:
+                        client.chat.completions.create(
+                            model="chat", messages=[{"role": "user", "content": "still there?"}]
+                        )
+                    except openai.APIConnectionError:
+                        return False  # the gateway is still starting
+                    return True
+
+                wait_until(f"an answer after the {role}'s restart", answered, 60.0, 0.5)
+                assert new_pid != old_pid
+            output = run.output()
+            assert "worker exited with code -9; restarting it in 1 s" in output, output
+            assert "gateway exited with code -9; restarting it in 1 s" in output, output
+        finally:
+            client.close()
+        run.process.send_signal(signal.SIGTERM)
+        assert run.process.wait(STOP_DEADLINE_SECONDS) == 0, run.output()
+
+
+def _replaced(home: Path, role: str, old_pid: int) -> int | None:
+    """The pid of the process now playing `role`, once it is not `old_pid`."""
+    pid = pids_by_role(home).get(role)
+    return pid if pid not in (None, old_pid) else None
+
+
+def test_children_stop_when_the_supervisor_is_killed(tmp_path: Path):
+    with interlock_dev(tmp_path) as run:
+        wait_until("the banner", run.is_up, STARTUP_DEADLINE_SECONDS)
+        children = set(stack_processes(run.home)) - {run.process.pid}
+        assert len(children) == 3
+        # SIGKILL cannot be handled: only the kernel's parent-death signal reaches the children.
+        run.process.kill()
+        run.process.wait(10)
+        wait_until(
+            "the orphaned children to stop",
+            lambda: not (children & stack_processes(run.home).keys()),
+            STOP_DEADLINE_SECONDS,
+        )
