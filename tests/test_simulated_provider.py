@@ -145,6 +145,20 @@ async def test_error_rate_matches_the_profile(provider: SimulatedProvider) -> No
             pytest.fail(f"req-{i} failed on ten attempts in a row")
 
 
+async def test_timeouts_hang_for_their_time_then_fail_as_unavailable(
+    provider: SimulatedProvider,
+) -> None:
+    n, p = 400, 0.3
+    slow = target("sim-fast", error_rate=0.0, timeout_rate=p, timeout_ms=20)
+    began = time.monotonic()
+    results = [await outcome(provider, f"req-{i}", slow) for i in range(n)]
+    timed_out = [r for r in results if isinstance(r, ProviderError)]
+    assert all(isinstance(r, ProviderUnavailable) and "timeout" in str(r) for r in timed_out)
+    assert abs(len(timed_out) / n - p) <= binomial_tolerance(n, p)
+    # Each one hung for its 20 ms, whatever the latency scale.
+    assert time.monotonic() - began >= len(timed_out) * 0.02
+
+
 async def test_option_error_rate_overrides_the_profile(provider: SimulatedProvider) -> None:
     always = target("sim-fast", error_rate=1.0)
     never = target("sim-flaky", error_rate=0.0)

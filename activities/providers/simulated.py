@@ -74,6 +74,16 @@ class SimulatedModelProfile(BaseModel):
     # Fixed waits, unaffected by the latency scale: an upstream that hangs or dribbles, for
     # timeout and disconnect tests and for demos of slow providers.
     stall_ms: float = Field(0.0, ge=0, description="Wait before answering, never scaled.")
+    timeout_rate: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Share of calls that hang for timeout_ms and then fail as timed out, as an "
+        "HTTP client gives up on an upstream that does not answer.",
+    )
+    timeout_ms: float = Field(
+        1000.0, gt=0, description="How long a timed-out call hangs first, never scaled."
+    )
     chunk_interval_ms: float = Field(
         0.0, ge=0, description="Wait between streamed chunks, never scaled."
     )
@@ -228,6 +238,8 @@ class SimulatedProvider:
         rng = self._rng(request_id, target.model, attempt)
         latency_ms = profile.latency_median_ms * math.exp(rng.gauss(0.0, profile.latency_sigma))
         failed = rng.random() < profile.error_rate
+        # Drawn only when asked for, so that every other profile's answers stay as they were.
+        timed_out = profile.timeout_rate > 0 and rng.random() < profile.timeout_rate
         if chat.tools and not profile.tools:
             raise ProviderBadRequest(f"simulated model {target.model} takes no tools")
         if chat.response_format is not None and not profile.structured_output:
@@ -248,6 +260,12 @@ class SimulatedProvider:
             for _ in range(output_tokens)
         ]
 
+        if timed_out:
+            await asyncio.sleep(profile.timeout_ms / 1000.0)
+            raise ProviderUnavailable(
+                f"simulated upstream timeout: {target.model} did not answer in "
+                f"{profile.timeout_ms:g} ms"
+            )
         await asyncio.sleep(latency_ms * self.latency_scale / 1000.0 + profile.stall_ms / 1000.0)
         if failed:
             raise ProviderUnavailable(f"simulated upstream error from {target.model}")
