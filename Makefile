@@ -41,6 +41,12 @@ bench-pii: | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python -m benchmarks.pii --json .interlock/bench-pii.json
 
+# The AWS CDK app (deploy/aws/README.md): all four stacks' templates into deploy/aws/cdk.out/.
+# Synthesis only, no AWS credentials needed; deploying is the cdk CLI's job.
+.PHONY: cdk-synth
+cdk-synth: $(VENV)/.installed-test
+	cd deploy/aws && CDK_OUTDIR=cdk.out $(abspath $(BIN))/python app.py
+
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

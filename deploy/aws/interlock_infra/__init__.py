@@ -1,0 +1,1 @@
+"""AWS CDK stacks that run Interlock on ECS Fargate: network, data, guardrails and service."""
