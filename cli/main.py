@@ -15,6 +15,7 @@ from cli.common import settings_with as _settings
 from cli.common import store as _store
 from cli.experiment import experiment_app
 from cli.flags import flags_app, kill_switch
+from cli.keys import keys_app
 from cli.rollout import rollout_app
 from configuration.process import configure_logging, exit_process
 
@@ -37,6 +38,7 @@ app.add_typer(rollout_app, name="rollout")
 app.add_typer(experiment_app, name="experiment")
 app.add_typer(budgets_app, name="budgets")
 app.add_typer(flags_app, name="flags")
+app.add_typer(keys_app, name="keys")
 app.command("kill-switch")(kill_switch)
 
 

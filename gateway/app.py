@@ -28,7 +28,7 @@ from configuration.temporal import build_codec, connect, ensure_search_attribute
 from contracts.request import RequestInput, unresolved_route
 from contracts.steps import AdmitInput
 from gateway.answer_handoff import AnswerHandOff
-from gateway.auth import authenticated_tenant
+from gateway.auth import authenticated_tenant, open_api_keys
 from gateway.body_limit import BodySizeLimit
 from gateway.codec_routes import CODEC_PREFIX, codec_endpoint_token, codec_router
 from gateway.end_users import SECRET_NAME, USER_HEADER, user_hash
@@ -98,6 +98,7 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
             open_response_store(settings.redis_url, engine),
         )
         handoff = AnswerHandOff()
+        app.state.api_keys = open_api_keys(settings.redis_url, engine)
         workers = [
             build_request_worker(temporal, settings, engine, registry, admission, scanner, handoff),
             build_stream_worker(temporal, stream_queue, registry, channels, scanner),

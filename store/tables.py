@@ -95,7 +95,13 @@ class Tenant(SQLModel, table=True):
 
 
 class ApiKey(SQLModel, table=True):
-    """An API key, stored only as its SHA-256 digest; the prefix helps people tell keys apart."""
+    """An API key, stored only as its SHA-256 digest; the prefix helps people tell keys apart.
+
+    A key may carry a request rate limit (a token bucket: `rate_limit_per_second` refill,
+    `rate_limit_burst` capacity). Its bucket lives on the row when the store keeps it (no
+    Redis): the tokens left and when they were counted, in seconds since the epoch by the
+    database's clock, a number both SQLite and PostgreSQL do arithmetic on alike.
+    """
 
     __tablename__ = "api_keys"
 
@@ -105,6 +111,14 @@ class ApiKey(SQLModel, table=True):
     prefix: str = Field(max_length=16)
     created_at: datetime = Field(default_factory=utcnow)
     revoked_at: datetime | None = None
+    scopes: str = Field(
+        default="inference", max_length=64, sa_column_kwargs={"server_default": "inference"}
+    )
+    """What the key may do, space-separated: `inference`, `admin`."""
+    rate_limit_per_second: float | None = None
+    rate_limit_burst: int | None = None
+    bucket_tokens: float | None = None
+    bucket_counted_at: float | None = None
 
 
 EXPERIMENT_LOOK_COLUMNS = (
