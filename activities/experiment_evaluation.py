@@ -40,6 +40,7 @@ from activities.rollout_analysis import (
     totals_to_json,
 )
 from activities.rollout_traffic import TrafficError, with_candidate_share
+from configuration.log_fields import log_fields
 from contracts.experiment import (
     EvaluateExperiment,
     EvaluationRequest,
@@ -274,7 +275,8 @@ class ExperimentActivities:
 
     @activity.defn(name="evaluate_experiment")
     async def evaluate(self, request: EvaluateExperiment) -> ExperimentVerdict:
-        return await asyncio.to_thread(self.evaluate_now, request, datetime.now(UTC))
+        with log_fields(experiment_id=request.experiment):
+            return await asyncio.to_thread(self.evaluate_now, request, datetime.now(UTC))
 
     def evaluate_now(self, request: EvaluateExperiment, now: datetime) -> ExperimentVerdict:
         state = experiment(self._engine, request.experiment)
@@ -310,7 +312,8 @@ class ExperimentActivities:
 
     @activity.defn(name="apply_experiment_verdict")
     async def apply(self, verdict: ExperimentVerdict) -> ExperimentVerdict:
-        return await asyncio.to_thread(self.apply_now, verdict)
+        with log_fields(experiment_id=verdict.experiment):
+            return await asyncio.to_thread(self.apply_now, verdict)
 
     def apply_now(self, verdict: ExperimentVerdict) -> ExperimentVerdict:
         """Carry the verdict out (each change applies once, to a running experiment) and record

@@ -24,6 +24,7 @@ from activities.circuit_breakers import BreakerBoard, BreakerPolicy
 from activities.providers.catalog import build_registry
 from activities.streaming import StreamChannels
 from configuration import Settings
+from configuration.log_fields import REQUEST_ID
 from configuration.temporal import build_codec, connect, ensure_search_attributes
 from contracts.request import RequestInput, unresolved_route
 from contracts.steps import AdmitInput
@@ -227,6 +228,7 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
         state: GatewayState = request.app.state.gateway
         refuse_unsupported(wire)
         request_id = f"chatcmpl-{uuid.uuid4().hex}"
+        REQUEST_ID.set(request_id)  # this request's own task: every line it logs names it
         began = time.perf_counter()
         chat = to_chat_request(wire)
         end_user = user_hash(
@@ -352,6 +354,7 @@ def serve(app: FastAPI, settings: Settings) -> bool:
             host=settings.gateway_host,
             port=settings.gateway_port,
             log_level="warning",
+            log_config=None,  # uvicorn's lines go through configure_logging's format, too
             access_log=False,
             lifespan="on",
             # loop and http stay "auto": uvloop and httptools, which pyproject.toml installs
