@@ -3,7 +3,8 @@
 Provider calls for workers that keep provider credentials, and on the control queue rollouts
 (workflows/rollout.py), experiment evaluations (workflows/experiment_evaluation.py) and SLO
 checks (workflows/slo_monitoring.py). Several workers can run side by side against the same task
-queues.
+queues. Each serves its metrics (the Temporal SDK's and the process's) on
+INTERLOCK_WORKER_METRICS_HOST:INTERLOCK_WORKER_METRICS_PORT (127.0.0.1:9464; port 0 turns it off).
 
     python worker.py            (or: interlock worker)
 """
@@ -13,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import timedelta
+from wsgiref.simple_server import WSGIServer
 
+from prometheus_client import start_http_server
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -26,7 +29,7 @@ from activities.rollout_traffic import RolloutTrafficActivities
 from activities.slo_monitoring import SloActivities
 from configuration import Settings, load_settings
 from configuration.process import configure_logging, exit_process, stop_event_on_signals
-from configuration.temporal import connect, ensure_search_attributes
+from configuration.temporal import connect, ensure_search_attributes, metrics_registry
 from operations.schedules import ensure_schedules
 from store import create_store_engine
 from workflows.experiment_evaluation import ExperimentEvaluationWorkflow
@@ -79,7 +82,43 @@ def build_workers(client: Client, settings: Settings) -> list[Worker]:
     ]
 
 
+def serve_metrics(settings: Settings) -> WSGIServer | None:
+    """The worker's /metrics on a thread of its own (prometheus_client's server), or None when
+    it is turned off or its port is taken: metrics are not worth refusing to work over."""
+    if settings.worker_metrics_port == 0:
+        return None
+    try:
+        server, _thread = start_http_server(
+            settings.worker_metrics_port, settings.worker_metrics_host, metrics_registry()
+        )
+    except OSError as exc:
+        log.warning(
+            "worker metrics not served on %s:%s: %s (set INTERLOCK_WORKER_METRICS_PORT to a free "
+            "port, or 0)",
+            settings.worker_metrics_host,
+            settings.worker_metrics_port,
+            exc,
+        )
+        return None
+    log.info(
+        "worker metrics on http://%s:%s/metrics",
+        settings.worker_metrics_host,
+        server.server_port,
+    )
+    return server
+
+
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
+    metrics_server = serve_metrics(settings)
+    try:
+        await _work(settings, stop)
+    finally:
+        if metrics_server is not None:
+            metrics_server.shutdown()
+            metrics_server.server_close()
+
+
+async def _work(settings: Settings, stop: asyncio.Event) -> None:
     client = await connect(settings)
     await ensure_search_attributes(client)
     await ensure_schedules(client, settings)

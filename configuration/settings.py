@@ -102,6 +102,19 @@ class Settings(BaseSettings):
         "retried elsewhere or failed; calls report in every third of it, chunks or not.",
     )
 
+    worker_metrics_host: str = Field(
+        "127.0.0.1",
+        description="Address `interlock worker` serves /metrics on (Prometheus text format: "
+        "the Temporal SDK's metrics and the process's); 0.0.0.0 to be scraped from elsewhere.",
+    )
+    worker_metrics_port: int = Field(
+        9464,
+        ge=0,
+        le=65535,
+        description="Port of `interlock worker`'s /metrics; 0 turns it off. A port already taken "
+        "(a second worker on the host) is logged and the worker runs without it.",
+    )
+
     temporal_port: int = Field(
         7233, description="gRPC port of the dev server `interlock dev` starts."
     )

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from activities.admission import Admission
 from activities.circuit_breakers import BreakerBoard, BreakerPolicy
@@ -25,7 +26,12 @@ from activities.providers.catalog import build_registry
 from activities.streaming import StreamChannels
 from configuration import Settings
 from configuration.log_fields import REQUEST_ID
-from configuration.temporal import build_codec, connect, ensure_search_attributes
+from configuration.temporal import (
+    build_codec,
+    connect,
+    ensure_search_attributes,
+    metrics_registry,
+)
 from contracts.request import RequestInput, unresolved_route
 from contracts.steps import AdmitInput
 from gateway.answer_handoff import AnswerHandOff
@@ -56,6 +62,7 @@ from gateway.request_flow import (
     run_request,
 )
 from gateway.request_worker import build_request_worker, build_stream_worker
+from gateway.scraped_state import StoreState, read_store_state, running_rollouts
 from gateway.shadow_calls import ShadowCalls
 from gateway.streaming import stream_request
 from guardrails.registry import default_registry
@@ -63,7 +70,6 @@ from store import create_store_engine, init_schema
 from store.engine import store_answers
 from store.installation import installation_secret
 from store.response_cache import open_response_store
-from store.slo_records import alert_rows
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +165,7 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes, path_prefix="/v1/")
-    metrics = GatewayMetrics()
+    metrics = GatewayMetrics(metrics_registry())
     app.state.metrics = metrics
     if settings.codec_endpoint:
         app.add_middleware(
@@ -179,8 +185,21 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
     async def prometheus_metrics(request: Request) -> Response:
         state: GatewayState | None = getattr(request.app.state, "gateway", None)
         if state is not None:
-            with contextlib.suppress(SQLAlchemyError):  # the other metrics still answer
-                metrics.show_slo_alerts(await asyncio.to_thread(alert_rows, state.engine))
+            stored, rollouts = await asyncio.gather(
+                asyncio.to_thread(read_store_state, state.engine),
+                running_rollouts(state.client),
+                return_exceptions=True,
+            )
+            # A source that cannot answer keeps its last values; the rest of the scrape answers.
+            # /readyz is where an unreachable store or Temporal shows.
+            if isinstance(stored, StoreState):
+                metrics.show_store_state(stored)
+            elif not isinstance(stored, SQLAlchemyError):
+                log.warning("store figures not read for /metrics: %r", stored)
+            if isinstance(rollouts, list):
+                metrics.show_rollouts(rollouts)
+            elif not isinstance(rollouts, RPCError):
+                log.warning("running rollouts not read for /metrics: %r", rollouts)
         body, content_type = metrics.exposition()
         return Response(body, media_type=content_type)
 
@@ -247,6 +266,7 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
             headers=request.headers,
             no_cache="no-cache" in request.headers.get("cache-control", "").lower(),
         )
+        metrics.count_cache_lookup(admitted.route.route, admitted)
         if admitted.route.error is not None:
             unknown = unresolved_route(request_id, wire.model, admitted.route.error)
             record_metrics(metrics, unknown, time.perf_counter() - began)

@@ -96,6 +96,7 @@ def record_metrics(metrics: GatewayMetrics, result: RequestResult, seconds: floa
         usage = result.response.usage
         metrics.tokens.labels(route, result.target.provider, "input").inc(usage.input_tokens)
         metrics.tokens.labels(route, result.target.provider, "output").inc(usage.output_tokens)
+        metrics.cost.labels(route, result.target.provider).inc(result.response.cost_usd)
     if (action := result.guardrails.strongest_action()) is not None:
         metrics.guardrail_actions.labels(route, action).inc()
 

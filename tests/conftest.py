@@ -29,7 +29,7 @@ from temporalio.testing import WorkflowEnvironment
 import worker as worker_module
 from configuration import Settings
 from configuration.process import exit_process
-from configuration.temporal import build_data_converter
+from configuration.temporal import build_data_converter, process_runtime
 from contracts.guardrails import GuardrailPolicy
 from contracts.routing import RouteTarget
 from devstack.dev_server import dev_server_flags
@@ -196,6 +196,7 @@ async def temporal_env(
         dev_server_database_filename=str(db_file),
         dev_server_extra_args=dev_server_flags(),
         data_converter=build_data_converter(settings),
+        runtime=process_runtime(),  # as in `interlock gateway`: its metrics reach /metrics
     )
     env.db_file = db_file  # type: ignore[attr-defined]
     try:
