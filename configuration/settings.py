@@ -60,6 +60,31 @@ class Settings(BaseSettings):
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
     max_body_bytes: int = Field(1_048_576, description="Largest accepted request body.")
+    max_header_bytes: int = Field(
+        32_768, gt=0, description="Largest accepted request head: request line and headers."
+    )
+    max_json_depth: int = Field(
+        64, gt=0, description="Deepest nesting of arrays and objects a JSON body may have."
+    )
+    max_messages: int = Field(2_048, gt=0, description="Most messages one request may carry.")
+    max_tools: int = Field(128, gt=0, description="Most tools one request may offer.")
+    max_output_tokens: int = Field(
+        1_000_000,
+        gt=0,
+        description="Largest max_tokens (or max_completion_tokens) a request may ask for.",
+    )
+    codec_max_body_bytes: int = Field(
+        16_777_216,
+        gt=0,
+        description="Largest body the codec endpoint accepts: Temporal payloads, base64-encoded.",
+    )
+    temporal_payload_limit_bytes: int = Field(
+        2_097_152,
+        gt=0,
+        description="Temporal's limit on one payload (the server's limit.blobSize.error, 2 MiB "
+        "by default and on Temporal Cloud). A request whose workflow input would be larger is "
+        "refused with a 413 rather than failing at the server.",
+    )
     request_timeout_seconds: float = Field(
         120.0, description="Upper bound on one request workflow, retries and fallbacks included."
     )

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated, Any
 
+import uvicorn
 from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
@@ -36,7 +37,7 @@ from contracts.request import RequestInput, unresolved_route
 from contracts.steps import AdmitInput
 from gateway.answer_handoff import AnswerHandOff
 from gateway.auth import authenticated_tenant, open_api_keys
-from gateway.body_limit import BodySizeLimit
+from gateway.body_limit import RequestGuard, head_limited_http
 from gateway.codec_routes import CODEC_PREFIX, codec_endpoint_token, codec_router
 from gateway.end_users import SECRET_NAME, USER_HEADER, user_hash
 from gateway.errors import ERROR_STATUSES, error_responses, install_error_handlers
@@ -50,7 +51,14 @@ from gateway.openai_answers import (
     add_stream_chunk_schemas,
     to_chat_completion,
 )
-from gateway.openai_wire import ChatCompletionRequest, refuse_unsupported, to_chat_request
+from gateway.openai_wire import (
+    ChatCompletionRequest,
+    document_limits,
+    refuse_beyond_limits,
+    refuse_too_large_to_run,
+    refuse_unsupported,
+    to_chat_request,
+)
 from gateway.path_scoped import UnderPrefix
 from gateway.request_flow import (
     GatewayState,
@@ -161,10 +169,19 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
         document = generated_openapi()  # FastAPI builds it once, then returns its cached copy
         if first_time:
             add_stream_chunk_schemas(document)
+            document_limits(document, settings)
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]
-    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes, path_prefix="/v1/")
+    app.add_middleware(
+        RequestGuard,
+        header_limit=settings.max_header_bytes,
+        body_limits={
+            "/v1/": settings.max_body_bytes,
+            f"{CODEC_PREFIX}/": settings.codec_max_body_bytes,
+        },
+        max_json_depth=settings.max_json_depth,
+    )
     metrics = GatewayMetrics(metrics_registry())
     app.state.metrics = metrics
     if settings.codec_endpoint:
@@ -177,7 +194,11 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
             allow_headers=["*"],
             allow_credentials=True,
         )
-        app.include_router(codec_router(build_codec(settings), codec_token))
+        # The codec's own routes document only their answer; its errors are the gateway's.
+        app.include_router(
+            codec_router(build_codec(settings), codec_token),
+            responses=error_responses(400, 401, 413),
+        )
 
     app.include_router(feedback_router())
 
@@ -246,10 +267,12 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
     ) -> Response:
         state: GatewayState = request.app.state.gateway
         refuse_unsupported(wire)
+        refuse_beyond_limits(wire, state.settings)
         request_id = f"chatcmpl-{uuid.uuid4().hex}"
         REQUEST_ID.set(request_id)  # this request's own task: every line it logs names it
         began = time.perf_counter()
         chat = to_chat_request(wire)
+        refuse_too_large_to_run(chat, state.settings)
         end_user = user_hash(
             state.user_hash_key, tenant, wire.user or request.headers.get(USER_HEADER)
         )
@@ -365,20 +388,22 @@ def tune_garbage_collection() -> None:
 def serve(app: FastAPI, settings: Settings) -> bool:
     """Serve `app` on the configured address until a signal stops it; False if it never started
     (a port taken, Temporal unreachable: uvicorn reports those by not starting)."""
-    import uvicorn
-
     tune_garbage_collection()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host=settings.gateway_host,
-            port=settings.gateway_port,
-            log_level="warning",
-            log_config=None,  # uvicorn's lines go through configure_logging's format, too
-            access_log=False,
-            lifespan="on",
-            # loop and http stay "auto": uvloop and httptools, which pyproject.toml installs
-        )
-    )
+    server = uvicorn.Server(server_config(app, settings))
     server.run()
     return server.started
+
+
+def server_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=settings.gateway_host,
+        port=settings.gateway_port,
+        log_level="warning",
+        log_config=None,  # uvicorn's lines go through configure_logging's format, too
+        access_log=False,
+        lifespan="on",
+        # loop stays "auto" (uvloop); http is httptools, both of which pyproject.toml installs,
+        # with the bound on the request head that httptools lacks
+        http=head_limited_http(settings.max_header_bytes),
+    )

@@ -10,7 +10,9 @@ import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import to_json
 
+from configuration import Settings
 from contracts.chat import (
     ChatMessage,
     ChatRequest,
@@ -19,6 +21,7 @@ from contracts.chat import (
     ToolCall,
     ToolSpec,
 )
+from gateway.body_limit import json_problem
 from gateway.errors import ApiError
 
 
@@ -107,7 +110,7 @@ class ChatCompletionRequest(BaseModel):
     max_tokens: int | None = Field(None, ge=1)
     max_completion_tokens: int | None = Field(None, ge=1)
     stop: str | list[str] | None = Field(None, description="Up to 4 stop sequences.")
-    seed: int | None = None
+    seed: int | None = Field(None, ge=-(2**63), le=2**63 - 1, description="A 64-bit integer.")
     stream: bool = Field(False, description="Answer as server-sent events (text/event-stream).")
     stream_options: dict[str, Any] | None = Field(
         None, description="{'include_usage': true} adds a last chunk with the token usage."
@@ -154,6 +157,63 @@ def refuse_unsupported(wire: ChatCompletionRequest) -> None:
                 param=field,
                 code="unsupported_parameter",
             )
+
+
+def refuse_beyond_limits(wire: ChatCompletionRequest, settings: Settings) -> None:
+    """A 400 for more messages or tools, or more output tokens, than the operator allows."""
+    for param, items, limit in (
+        ("messages", wire.messages, settings.max_messages),
+        ("tools", wire.tools or [], settings.max_tools),
+    ):
+        if len(items) > limit:
+            raise ApiError(
+                400,
+                f"'{param}' has {len(items):,} items; at most {limit:,} are accepted",
+                param=param,
+                code="array_above_max_length",
+            )
+    for param in ("max_tokens", "max_completion_tokens"):
+        asked = getattr(wire, param)
+        if asked is not None and asked > settings.max_output_tokens:
+            raise ApiError(
+                400,
+                f"{param} is {asked:,}; at most {settings.max_output_tokens:,} may be asked for",
+                param=param,
+                code="invalid_value",
+            )
+
+
+def document_limits(document: dict[str, Any], settings: Settings) -> None:
+    """Show the operator's limits in the OpenAPI document, where clients and fuzzers read them."""
+    fields = document["components"]["schemas"]["ChatCompletionRequest"]["properties"]
+    fields["messages"]["maxItems"] = settings.max_messages
+    _not_null(fields["tools"])["maxItems"] = settings.max_tools
+    for param in ("max_tokens", "max_completion_tokens"):
+        _not_null(fields[param])["maximum"] = settings.max_output_tokens
+
+
+def _not_null(field: dict[str, Any]) -> dict[str, Any]:
+    """The schema of an optional field's value (pydantic documents `X | None` as anyOf)."""
+    return next(option for option in field["anyOf"] if option.get("type") != "null")
+
+
+# The workflow input carries the messages and tools twice (as sent, and as the input guardrails
+# passed them on), with the resolved route and the request's ids beside them.
+WORKFLOW_INPUT_ROOM = 65_536
+
+
+def refuse_too_large_to_run(chat: ChatRequest, settings: Settings) -> None:
+    """A 413 for a request whose workflow input would not fit in one Temporal payload, before
+    admission holds any budget for it; the server would refuse to start its workflow."""
+    size = len(to_json(chat))
+    fits = (settings.temporal_payload_limit_bytes - WORKFLOW_INPUT_ROOM) // 2
+    if size > fits:
+        raise ApiError(
+            413,
+            f"the request is too large to run: its messages and tools take {size:,} bytes, "
+            f"and at most {fits:,} fit in a workflow payload",
+            code="request_too_large",
+        )
 
 
 def to_chat_request(wire: ChatCompletionRequest) -> ChatRequest:
@@ -276,18 +336,28 @@ def pack_tool_call_id(call_id: str, provider_state: dict[str, Any]) -> str:
     return f"{call_id}{_STATE_MARK}{packed.decode().rstrip('=')}"
 
 
+# What a provider packs is a small object: Gemini's thought signature and native id.
+STATE_MAX_DEPTH = 8
+
+
 def unpack_tool_call_id(wire_id: str) -> tuple[str, dict[str, Any]]:
     call_id, mark, packed = wire_id.partition(_STATE_MARK)
     if not mark:
         return wire_id, {}
+    unreadable = ApiError(
+        400, "a tool call id carries state that cannot be read", code="invalid_value"
+    )
     try:
-        state = json.loads(base64.urlsafe_b64decode(packed + "=" * (-len(packed) % 4)))
+        raw = base64.urlsafe_b64decode(packed + "=" * (-len(packed) % 4))
     except (ValueError, binascii.Error):
-        raise ApiError(
-            400, "a tool call id carries state that cannot be read", code="invalid_value"
-        ) from None
+        raise unreadable from None
+    # The state is JSON inside the body's JSON, out of the body checks' sight: check it the same.
+    if json_problem(raw, STATE_MAX_DEPTH) is not None:
+        raise unreadable
+    try:
+        state = json.loads(raw)
+    except ValueError:
+        raise unreadable from None
     if not isinstance(state, dict):
-        raise ApiError(
-            400, "a tool call id carries state that cannot be read", code="invalid_value"
-        )
+        raise unreadable
     return call_id, state
