@@ -1,13 +1,16 @@
 """The gateway's OpenAPI document, and a schema-driven fuzzer run against it.
 
 Schemathesis reads /openapi.json from the running gateway (loopback only), generates valid and
-invalid chat-completions requests from the documented body, sends them, and checks every answer:
-no 5xx, a documented status and content type, and a body that matches the documented schema.
+invalid requests for every operation it documents (chat completions at length, the others
+briefly), sends them, and checks every answer: no 5xx, a documented status and content type, and
+a body that matches the documented schema. Each operation has a number of examples and a time
+budget, whichever ends first, so a loaded machine runs fewer cases rather than a longer test.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections import Counter
@@ -25,10 +28,10 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from schemathesis.schemas import APIOperation
 
 CHAT = "/v1/chat/completions"
 EXAMPLES = 150
-# Generation stops sending after this long, so a loaded machine runs fewer cases, not a longer test.
 SENDING_SECONDS = 20.0
 
 
@@ -46,7 +49,13 @@ async def test_openapi_documents_the_chat_completions_contract(stack) -> None:
     assert body == {"$ref": "#/components/schemas/ChatCompletionRequest"}
     request_schema = document["components"]["schemas"]["ChatCompletionRequest"]
     assert {"model", "messages"} <= set(request_schema["required"])
-    assert {"temperature", "max_tokens", "stream", "tools"} <= set(request_schema["properties"])
+    fields = request_schema["properties"]
+    assert {"temperature", "max_tokens", "stream", "tools"} <= set(fields)
+    # The operator's limits on input are shown, so the fuzzer below generates around them.
+    limits = stack.settings
+    assert fields["messages"]["maxItems"] == limits.max_messages
+    assert fields["tools"]["anyOf"][0]["maxItems"] == limits.max_tools
+    assert fields["max_tokens"]["anyOf"][0]["maximum"] == limits.max_output_tokens
 
     answer = operation["responses"]["200"]["content"]
     assert answer["application/json"]["schema"] == {"$ref": "#/components/schemas/ChatCompletion"}
@@ -95,17 +104,29 @@ async def test_streamed_chunks_match_the_documented_schema(stack) -> None:
     assert chunks[-1]["usage"]["total_tokens"] > 0
 
 
-async def test_schema_fuzzing_finds_no_server_error(stack) -> None:
-    schema = await asyncio.to_thread(
-        schemathesis.openapi.from_url, f"{stack.base_url}/openapi.json"
-    )
-    operation = schema[CHAT]["POST"]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+]
+
+
+class _TimeIsUp(Exception):
+    """Raised to end generation: Hypothesis has example counts but no clock, and on a loaded
+    machine generating the remaining examples alone can take longer than sending them."""
+
+
+async def fuzz(stack, operation: APIOperation, examples: int, seconds: float) -> Counter[int]:
+    """Send up to `examples` valid and invalid requests generated for `operation`, for at most
+    about `seconds`, checking every answer; how many answers had each status."""
     auth = {"Authorization": f"Bearer {stack.api_key}"}
     statuses: Counter[int] = Counter()
-    stop_sending_at = time.monotonic() + SENDING_SECONDS
+    time_is_up_at = time.monotonic() + seconds
 
     @settings(
-        max_examples=EXAMPLES,
+        max_examples=examples,
         deadline=None,
         database=None,
         derandomize=True,
@@ -118,26 +139,60 @@ async def test_schema_fuzzing_finds_no_server_error(stack) -> None:
             operation.as_strategy(GenerationMode.NEGATIVE),
         )
     )
-    def fuzz(case: schemathesis.Case) -> None:
-        if time.monotonic() > stop_sending_at:
-            return
+    def send(case: schemathesis.Case) -> None:
+        if time.monotonic() > time_is_up_at:
+            raise _TimeIsUp
         response = case.call_and_validate(
-            base_url=stack.base_url,
-            headers=auth,
-            timeout=15,
-            checks=[
-                not_a_server_error,
-                status_code_conformance,
-                content_type_conformance,
-                response_schema_conformance,
-                negative_data_rejection,
-            ],
+            base_url=stack.base_url, headers=auth, timeout=15, checks=CHECKS
         )
         statuses[response.status_code] += 1
 
     # Schemathesis calls with a blocking client; the gateway serves on this test's event loop.
-    await asyncio.to_thread(fuzz)
+    with contextlib.suppress(_TimeIsUp):
+        await asyncio.to_thread(send)
+    return statuses
+
+
+async def fuzzed_schema(stack) -> schemathesis.BaseSchema:
+    return await asyncio.to_thread(schemathesis.openapi.from_url, f"{stack.base_url}/openapi.json")
+
+
+async def test_schema_fuzzing_finds_no_server_error(stack) -> None:
+    schema = await fuzzed_schema(stack)
+    statuses = await fuzz(stack, schema[CHAT]["POST"], EXAMPLES, SENDING_SECONDS)
     assert sum(statuses.values()) >= 20, statuses
     assert not any(status >= 500 for status in statuses), statuses
     assert any(400 <= status < 500 for status in statuses), statuses
     assert statuses[200] >= 1, statuses  # the documented example succeeds, its answer validated
+
+
+# Examples and seconds for each other operation. Those with neither parameters nor a documented
+# body (health, models, and the codec, whose routes read their bodies raw) vary in little more
+# than credentials, so Hypothesis runs out of new cases after a few. An operation added later is
+# fuzzed with the default until it is given its own.
+OTHER_OPERATIONS: dict[tuple[str, str], tuple[int, float]] = {
+    ("POST", "/v1/feedback"): (60, 6.0),
+    ("POST", "/codec/decode"): (10, 2.0),
+    ("POST", "/codec/encode"): (10, 2.0),
+    ("GET", "/v1/models"): (10, 2.0),
+    ("GET", "/healthz"): (10, 2.0),
+    ("GET", "/readyz"): (10, 2.0),
+}
+DEFAULT_BUDGET = (25, 3.0)
+
+
+async def test_every_other_operation_is_fuzzed_without_a_server_error(stack) -> None:
+    schema = await fuzzed_schema(stack)
+    fuzzed: dict[tuple[str, str], Counter[int]] = {}
+    for path, methods in schema.items():
+        for method, operation in methods.items():
+            key = (method.upper(), path)
+            if key == ("POST", CHAT):
+                continue  # fuzzed at length above
+            examples, seconds = OTHER_OPERATIONS.get(key, DEFAULT_BUDGET)
+            fuzzed[key] = await fuzz(stack, operation, examples, seconds)
+    assert set(OTHER_OPERATIONS) <= set(fuzzed), sorted(fuzzed)
+    for key, statuses in fuzzed.items():
+        assert sum(statuses.values()) >= 1, key
+        assert not any(status >= 500 for status in statuses), (key, statuses)
+    assert any(400 <= status < 500 for status in fuzzed[("POST", "/v1/feedback")])
