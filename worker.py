@@ -24,6 +24,7 @@ from temporalio.worker import Worker
 from activities.experiment_evaluation import ExperimentActivities
 from activities.provider_calls import ProviderActivities
 from activities.providers.catalog import build_registry
+from activities.request_reconciliation import RequestReconciliationActivities
 from activities.rollout_analysis import RolloutAnalysisActivities
 from activities.rollout_traffic import RolloutTrafficActivities
 from activities.slo_monitoring import SloActivities
@@ -33,6 +34,7 @@ from configuration.temporal import connect, ensure_search_attributes, metrics_re
 from operations.schedules import ensure_schedules
 from store import create_store_engine
 from workflows.experiment_evaluation import ExperimentEvaluationWorkflow
+from workflows.request_reconciliation import RequestReconciliationWorkflow
 from workflows.rollout import RolloutWorkflow
 from workflows.slo_monitoring import SloMonitoringWorkflow
 
@@ -42,15 +44,22 @@ log = logging.getLogger("interlock.worker")
 def control_worker(
     client: Client, engine: Engine, task_queue: str, alert_webhook_url: str | None = None
 ) -> Worker:
-    """Rollouts, experiment evaluations and SLO checks: few, and never on the request path."""
+    """Rollouts, experiment evaluations, SLO checks and the settling of abandoned requests: few,
+    and never on the request path."""
     traffic = RolloutTrafficActivities(engine)
     analysis = RolloutAnalysisActivities(engine)
     experiments = ExperimentActivities(engine)
     slos = SloActivities(engine, client, alert_webhook_url)
+    abandoned = RequestReconciliationActivities(client, engine)
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[RolloutWorkflow, ExperimentEvaluationWorkflow, SloMonitoringWorkflow],
+        workflows=[
+            RolloutWorkflow,
+            ExperimentEvaluationWorkflow,
+            SloMonitoringWorkflow,
+            RequestReconciliationWorkflow,
+        ],
         activities=[
             traffic.set_traffic,
             analysis.look,
@@ -61,6 +70,7 @@ def control_worker(
             slos.check,
             slos.notify,
             slos.pause,
+            abandoned.settle_abandoned,
         ],
         graceful_shutdown_timeout=timedelta(seconds=10),
     )

@@ -63,6 +63,14 @@ class RequestInput(BaseModel):
         "started the workflow, so its end upserts only what a fallback changed and a status "
         "other than ok. Histories recorded before lack it and upsert all of them.",
     )
+    deadline_seconds: float | None = Field(
+        None,
+        gt=0,
+        description="How long the request may take from its start, settling included. The "
+        "execution timeout is longer: a backstop that fires only if no gateway could run the "
+        "request for that long, so a request that lost its gateway still settles by its own "
+        "deadline. Histories recorded before lack it; their deadline was the execution timeout.",
+    )
     stream_start_timeout_seconds: float = Field(
         10.0,
         gt=0,

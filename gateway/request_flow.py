@@ -146,6 +146,11 @@ async def admit_request(
         ) from None
 
 
+# The workflow settles by its deadline, counted from its start; the gateway counts from a moment
+# earlier and allows this much for the answer to travel back before it gives up on it.
+CLIENT_WAIT_GRACE = 2.0
+
+
 async def run_request(
     state: GatewayState, request: RequestInput, metrics: GatewayMetrics
 ) -> RequestResult:
@@ -153,20 +158,35 @@ async def run_request(
     it (gateway/answer_handoff.py), else the workflow's result from the server."""
     handed = state.handoff.expect(request.request_id)
     try:
-        handle = await start_request(state, request)
-        # The SDK marks a handle whose first workflow task it gave to this process's worker.
-        if getattr(handle, "__temporal_eagerly_started", False):
-            answer = await _handed_or_polled(state, request, handle, handed)
-        else:
-            answer = None
-        if answer is not None:
-            metrics.answers.labels("handed_over").inc()
-            return answer
-        result = await finish_request(state, request, handle)
-        metrics.answers.labels("server").inc()
-        return result
+        async with asyncio.timeout(state.settings.request_timeout_seconds + CLIENT_WAIT_GRACE):
+            return await _answer(state, request, metrics, handed)
+    except TimeoutError:
+        # The workflow goes on to settle by itself; the client is told now, at its deadline.
+        raise ApiError(
+            504, "the request did not finish in time", type="timeout", code="request_timeout"
+        ) from None
     finally:
         state.handoff.forget(request.request_id)
+
+
+async def _answer(
+    state: GatewayState,
+    request: RequestInput,
+    metrics: GatewayMetrics,
+    handed: asyncio.Future[RequestResult | None],
+) -> RequestResult:
+    handle = await start_request(state, request)
+    # The SDK marks a handle whose first workflow task it gave to this process's worker.
+    if getattr(handle, "__temporal_eagerly_started", False):
+        answer = await _handed_or_polled(state, request, handle, handed)
+    else:
+        answer = None
+    if answer is not None:
+        metrics.answers.labels("handed_over").inc()
+        return answer
+    result = await finish_request(state, request, handle)
+    metrics.answers.labels("server").inc()
+    return result
 
 
 async def _handed_or_polled(
@@ -190,6 +210,17 @@ async def _handed_or_polled(
     return await polled
 
 
+def backstop_timeout_seconds(settings: Settings) -> float:
+    """The workflow's execution timeout: its deadline plus three workflow task timeouts.
+
+    A request whose gateway dies mid-task is run again by another gateway only once the task has
+    timed out (and the dead gateway's sticky queue has given it up), so it may resume after its own
+    deadline. It then calls no provider but still settles, recording the arm's timeout. An
+    execution timeout at the deadline itself would cut it off before that, leaving no outcome.
+    """
+    return settings.request_timeout_seconds + 3 * settings.request_task_timeout_seconds
+
+
 async def start_request(state: GatewayState, request: RequestInput) -> WorkflowHandle:
     try:
         return await state.client.start_workflow(
@@ -197,7 +228,7 @@ async def start_request(state: GatewayState, request: RequestInput) -> WorkflowH
             request,
             id=request.request_id,
             task_queue=state.settings.request_task_queue,
-            execution_timeout=timedelta(seconds=state.settings.request_timeout_seconds),
+            execution_timeout=timedelta(seconds=backstop_timeout_seconds(state.settings)),
             task_timeout=timedelta(seconds=state.settings.request_task_timeout_seconds),
             search_attributes=TypedSearchAttributes(start_attributes(request)),
             request_eager_start=True,

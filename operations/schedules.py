@@ -2,7 +2,7 @@
 start, so every deployment with a worker has them and a changed interval takes effect on the next
 worker start.
 
-Both skip a run while the previous one is still going (one evaluation at a time judges each look
+All skip a run while the previous one is still going (one evaluation at a time judges each look
 once), and catch up on one missed run within ten minutes of a server or worker outage: each run
 reads everything since the start (or its windows), so one late run does the work of all missed.
 """
@@ -29,6 +29,8 @@ from contracts.experiment import EvaluationRequest
 
 EXPERIMENT_EVALUATION = "interlock-experiment-evaluation"
 SLO_MONITORING = "interlock-slo-monitoring"
+REQUEST_RECONCILIATION = "interlock-request-reconciliation"
+REQUEST_RECONCILIATION_EVERY = timedelta(minutes=1)
 CATCH_UP_WINDOW = timedelta(minutes=10)
 
 
@@ -75,9 +77,24 @@ def slo_monitoring_schedule(settings: Settings) -> Schedule:
     )
 
 
+def request_reconciliation_schedule(settings: Settings) -> Schedule:
+    """Requests whose workflow ended without settling, settled every minute."""
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            "RequestReconciliation",
+            id=REQUEST_RECONCILIATION,
+            task_queue=settings.control_task_queue,
+            execution_timeout=timedelta(minutes=5),
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=REQUEST_RECONCILIATION_EVERY)]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=CATCH_UP_WINDOW),
+    )
+
+
 async def ensure_schedules(client: Client, settings: Settings) -> None:
     await ensure_schedule(client, EXPERIMENT_EVALUATION, experiment_evaluation_schedule(settings))
     await ensure_schedule(client, SLO_MONITORING, slo_monitoring_schedule(settings))
+    await ensure_schedule(client, REQUEST_RECONCILIATION, request_reconciliation_schedule(settings))
 
 
 async def ensure_schedule(client: Client, schedule_id: str, schedule: Schedule) -> None:

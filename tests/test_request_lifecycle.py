@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -94,6 +95,36 @@ async def test_a_deadline_between_variants_keeps_every_failed_arm(stack) -> None
     assert rows["primary"].error_class == "ProviderUnavailable"
     assert rows["fallback-1"].error_class == "ProviderTimeout"
     assert rows["fallback-1"].variant == "backup"
+
+
+async def test_the_request_keeps_its_own_deadline_inside_a_longer_execution_timeout(stack) -> None:
+    publish_route(stack.engine, "hangs-long", [simulated("primary", stall_ms=20_000)])
+    request = request_input(stack, "hangs-long", deadline_seconds=3)
+    began = time.monotonic()
+    result = await run_workflow(stack, request, timedelta(seconds=60))
+    assert time.monotonic() - began < 15
+    assert result.error is not None and result.error.code == "ProviderTimeout"
+    [row] = outcomes_for_request(stack.engine, request.request_id)
+    assert (row.status, row.error_class) == ("error", "ProviderTimeout")
+
+
+async def test_a_request_first_run_after_its_deadline_settles_without_calling(stack) -> None:
+    # As when its gateway died mid-task and the next ran it only after the deadline: the start
+    # delay holds the first workflow task back past the request's five seconds. No time is left
+    # for a call, and the execution timeout (the backstop) has not fired, so it settles.
+    publish_route(stack.engine, "late", [simulated("primary")])
+    request = request_input(stack, "late", deadline_seconds=5)
+    result = await stack.client.execute_workflow(
+        RequestWorkflow.run,
+        request,
+        id=request.request_id,
+        task_queue=stack.settings.request_task_queue,
+        execution_timeout=timedelta(seconds=60),
+        start_delay=timedelta(seconds=6),
+    )
+    assert result.error is not None and result.error.http_status == 504
+    [row] = outcomes_for_request(stack.engine, request.request_id)
+    assert (row.status, row.error_class, row.tokens_out) == ("error", "request_timeout", 0)
 
 
 async def test_a_stream_nobody_picks_up_is_abandoned_not_waited_out(stack) -> None:

@@ -198,13 +198,19 @@ def _time_left(deadline: datetime | None) -> timedelta:
     return timedelta.max if deadline is None else deadline - workflow.now()
 
 
-def request_deadline() -> tuple[datetime | None, timedelta | None]:
+def request_deadline(request: RequestInput) -> tuple[datetime | None, timedelta | None]:
     """When provider calls must stop, and how long settling may then take."""
-    timeout = workflow.info().execution_timeout
+    timeout = (
+        timedelta(seconds=request.deadline_seconds)
+        if request.deadline_seconds is not None
+        else workflow.info().execution_timeout
+    )
     if timeout is None:
         return None, None
     settle_time = min(SETTLE_TIME, timeout / 5)
-    return workflow.info().start_time + timeout - settle_time, settle_time
+    # From when the workflow was started, not from this run's first task (`start_time`): a
+    # request picked up again after its gateway died must not be given its whole time anew.
+    return workflow.info().workflow_start_time + timeout - settle_time, settle_time
 
 
 def _failed_arm(

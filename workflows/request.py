@@ -58,7 +58,7 @@ class RequestWorkflow:
     @workflow.run
     async def run(self, request: RequestInput) -> RequestResult:
         started = workflow.now()
-        deadline, settle_time = request_deadline()
+        deadline, settle_time = request_deadline(request)
         admitted = request.admitted or await workflow.execute_local_activity_method(
             RequestStepActivities.admit,
             AdmitInput(
