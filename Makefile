@@ -47,6 +47,12 @@ bench-pii: | $(BIN)/python
 cdk-synth: $(VENV)/.installed-test
 	cd deploy/aws && CDK_OUTDIR=cdk.out $(abspath $(BIN))/python app.py
 
+# The reliability suite (docs/reliability.md): each scenario starts its own stack, injects its
+# faults and prints its figures; exit 1 if a property failed. Short mode; LONG=1 for full sizes.
+.PHONY: reliability
+reliability: $(VENV)/.installed-test
+	$(BIN)/python -m benchmarks.reliability $(if $(LONG),--long)
+
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
