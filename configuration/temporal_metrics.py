@@ -120,14 +120,15 @@ class TemporalSdkMetrics(Collector):
                 log.exception("Temporal SDK metrics not drained")
 
     def drain(self) -> None:
-        try:
-            updates = self.buffer.retrieve_updates()
-        except RuntimeError:
-            return  # no runtime records into the buffer yet
-        if updates:
-            with self._lock:
-                for update in updates:
-                    self._apply(update)
+        # Fetched under the lock too: a scrape and the drain thread apply their batches in the
+        # order the SDK recorded them, so a gauge ends at its latest value.
+        with self._lock:
+            try:
+                updates = self.buffer.retrieve_updates()
+            except RuntimeError:
+                return  # no runtime records into the buffer yet
+            for update in updates:
+                self._apply(update)
 
     def _apply(self, update: BufferedMetricUpdate) -> None:
         metric = update.metric
