@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.reliability import load_with_kills, provider_faults
+from benchmarks.reliability import load_with_kills, provider_faults, server_restart
 from benchmarks.reliability.report import ScenarioReport
 from configuration.process import exit_process
 
@@ -27,6 +27,7 @@ async def run_all(long: bool, only: set[str], database_url: str | None) -> list[
             workdir, LOAD_REQUESTS[size], LOAD_CONCURRENCY, database_url
         ),
         "faults": lambda workdir: provider_faults.run(workdir, FAULT_REQUESTS[size], database_url),
+        "server-restart": lambda workdir: server_restart.run(workdir, database_url),
     }
     unknown = only - scenarios.keys()
     if unknown:
