@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.reliability import load_with_kills, provider_faults, server_restart
+from benchmarks.reliability import load_with_kills, multi_process, provider_faults, server_restart
 from benchmarks.reliability.report import ScenarioReport
 from configuration.process import exit_process
 
@@ -28,6 +28,8 @@ async def run_all(long: bool, only: set[str], database_url: str | None) -> list[
         ),
         "faults": lambda workdir: provider_faults.run(workdir, FAULT_REQUESTS[size], database_url),
         "server-restart": lambda workdir: server_restart.run(workdir, database_url),
+        # Always on PostgreSQL: --database-url, or the machine's `test` database.
+        "two-of-each": lambda workdir: multi_process.run(workdir, database_url),
     }
     unknown = only - scenarios.keys()
     if unknown:

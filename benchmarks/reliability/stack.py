@@ -28,10 +28,24 @@ class ScenarioStack:
     run: DevRun
     engine: Engine
     client: Client
+    env: dict[str, str]
+    """The supervisor's environment."""
+    database_url: str
 
     @property
     def base_url(self) -> str:
         return self.run.gateway_base
+
+    def process_env(self, **overrides: str) -> dict[str, str]:
+        """The environment the supervisor gives its children, for more of them started here."""
+        return {
+            **self.env,
+            "TEMPORAL_ADDRESS": f"127.0.0.1:{self.run.temporal_port}",
+            "TEMPORAL_NAMESPACE": "default",
+            "INTERLOCK_HOME": str(self.run.home),
+            "INTERLOCK_DATABASE_URL": self.database_url,
+            **overrides,
+        }
 
 
 @contextlib.asynccontextmanager
@@ -50,15 +64,17 @@ async def scenario_stack(
     if database_url:
         overrides["INTERLOCK_DATABASE_URL"] = database_url
     workdir.mkdir(parents=True, exist_ok=True)
-    with interlock_dev(workdir, clean_env(overrides)) as run:
+    env = clean_env(overrides)
+    with interlock_dev(workdir, env) as run:
         await asyncio.to_thread(run.wait_until_up, STARTUP_SECONDS)
-        engine = create_store_engine(database_url or f"sqlite:///{run.home / 'interlock.db'}")
+        url = database_url or f"sqlite:///{run.home / 'interlock.db'}"
+        engine = create_store_engine(url)
         # The stack's own key ring: the workflows' payloads are encrypted (codec/).
         client = await Client.connect(
             f"127.0.0.1:{run.temporal_port}",
             data_converter=build_data_converter(Settings(home=run.home)),
         )
         try:
-            yield ScenarioStack(run, engine, client)
+            yield ScenarioStack(run, engine, client, env, url)
         finally:
             engine.dispose()
