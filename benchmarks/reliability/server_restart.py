@@ -1,4 +1,5 @@
-"""The Temporal server killed and restarted mid-rollout, with traffic flowing.
+"""The Temporal server killed and restarted mid-rollout, with traffic flowing, and then again in
+the middle of an experiment's evaluation (benchmarks/reliability/evaluation_restart.py).
 
 The supervisor restarts the dev server on the same database file. The rollout's workflow must
 resume where it was and finish with the decision its data calls for (a candidate with twice the
@@ -19,6 +20,7 @@ from pathlib import Path
 from temporalio.service import RPCError
 
 from activities.rollout_analysis import judge_step
+from benchmarks.reliability.evaluation_restart import evaluation_through_restart
 from benchmarks.reliability.report import ScenarioReport
 from benchmarks.reliability.stack import API_KEY, REQUEST_TIMEOUT_SECONDS, scenario_stack
 from benchmarks.reliability.traffic import TrafficResult, send_requests
@@ -44,11 +46,11 @@ def spec() -> RolloutSpec:
                 "variant": "next",
                 "provider": "simulated",
                 "model": "sim-smart",
-                # Each call fails 65% of the time against the baseline's 50%: after three
-                # attempts, about 27% of its requests fail against 12.5%.
-                "options": {"error_rate": 0.65},
+                # Each call fails 75% of the time against the baseline's 50%: after three
+                # attempts, about 42% of its requests fail against 12.5%.
+                "options": {"error_rate": 0.75},
             },
-            "steps": [{"weight": 50, "min_requests": 100, "time_limit": "120s"}],
+            "steps": [{"weight": 50, "min_requests": 100, "time_limit": "300s"}],
             "analysis": {"interval": "1s"},
             "metrics": [{"name": "error_rate", "margin": 0.2}],
             "shadow": None,
@@ -70,7 +72,7 @@ async def status_when(stack, rollout_id: str, done, seconds: float) -> dict:
 
 
 async def run(workdir: Path, database_url: str | None = None) -> ScenarioReport:
-    report = ScenarioReport("Temporal server restarted mid-rollout")
+    report = ScenarioReport("Temporal server restarted mid-rollout and mid-evaluation")
     async with scenario_stack(workdir, database_url) as stack:
         publish_route(
             stack.engine,
@@ -157,6 +159,7 @@ async def run(workdir: Path, database_url: str | None = None) -> ScenarioReport:
             traffic.hung == 0 and not traffic.unclear,
             traffic.unclear[:3],
         )
+        await evaluation_through_restart(stack, report)
         if not report.held:
             report.diagnostics = stack.run.diagnostics()
     return report
