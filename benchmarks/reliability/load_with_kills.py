@@ -64,9 +64,12 @@ async def run(
             traffic.ended == traffic.sent and not traffic.unclear,
             traffic.unclear[:3],
         )
+        # A dropped connection is either a request the gateway held when it died, or one sent
+        # on a kept-alive connection to it that the client had not yet seen closed: at most one
+        # of each per client connection.
         report.check(
-            "only requests in flight at the gateway's death lost their connection",
-            traffic.connection_lost <= concurrency,
+            "only requests the dead gateway held, or sent on its stale connections, were dropped",
+            traffic.connection_lost <= 2 * concurrency,
             traffic.connection_lost,
         )
         report.check(
