@@ -27,7 +27,7 @@ import httpx
 from sqlalchemy import create_engine, text
 
 from benchmarks.reliability.report import ScenarioReport
-from benchmarks.reliability.server_restart import CONTROL_QUEUE, status_when
+from benchmarks.reliability.server_restart import CONTROL_QUEUE, rollout_spec, status_when
 from benchmarks.reliability.stack import (
     API_KEY,
     REQUEST_TIMEOUT_SECONDS,
@@ -36,7 +36,6 @@ from benchmarks.reliability.stack import (
     scenario_stack,
 )
 from benchmarks.reliability.traffic import TrafficResult, send_requests
-from contracts.rollout import RolloutSpec
 from contracts.routing import CachePolicy, RouteTarget
 from devstack.launch import free_port
 from operations.rollouts import start_rollout
@@ -249,21 +248,7 @@ async def breakers_shared(
 
 async def rollout_across(stack: ScenarioStack, gateways: list[str], report: ScenarioReport) -> None:
     publish_route(stack.engine, "rolled", [simulated("base", "sim-fast", error_rate=0.5)])
-    spec = RolloutSpec.model_validate(
-        {
-            "route": "rolled",
-            "candidate": {
-                "variant": "next",
-                "provider": "simulated",
-                "model": "sim-smart",
-                "options": {"error_rate": 0.4},
-            },
-            "steps": [{"weight": 50, "min_requests": 100, "time_limit": "120s"}],
-            "analysis": {"interval": "1s"},
-            "metrics": [{"name": "error_rate", "margin": 0.2}],
-            "shadow": None,
-        }
-    )
+    spec = rollout_spec("rolled", candidate_errors=0.4)  # a little better than the baseline
     traffic = asyncio.create_task(through_both(gateways, "rolled", 5_000, 6))
     try:
         rollout_id = await start_rollout(stack.client, stack.engine, spec, CONTROL_QUEUE)

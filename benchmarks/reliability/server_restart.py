@@ -38,17 +38,17 @@ FINISH_SECONDS = 180.0
 ENDED = ("promoted", "rolled_back", "aborted", "paused", "passed")
 
 
-def spec() -> RolloutSpec:
+def rollout_spec(route: str, candidate_errors: float) -> RolloutSpec:
+    """One canary step at 50% against a baseline whose calls fail half the time, judged on the
+    error rate every second; the candidate's calls fail `candidate_errors` of the time."""
     return RolloutSpec.model_validate(
         {
-            "route": ROUTE,
+            "route": route,
             "candidate": {
                 "variant": "next",
                 "provider": "simulated",
                 "model": "sim-smart",
-                # Each call fails 75% of the time against the baseline's 50%: after three
-                # attempts, about 42% of its requests fail against 12.5%.
-                "options": {"error_rate": 0.75},
+                "options": {"error_rate": candidate_errors},
             },
             "steps": [{"weight": 50, "min_requests": 100, "time_limit": "300s"}],
             "analysis": {"interval": "1s"},
@@ -56,6 +56,12 @@ def spec() -> RolloutSpec:
             "shadow": None,
         }
     )
+
+
+def spec() -> RolloutSpec:
+    # Each call fails 75% of the time against the baseline's 50%: after three attempts, about
+    # 42% of its requests fail against 12.5%.
+    return rollout_spec(ROUTE, 0.75)
 
 
 async def status_when(stack, rollout_id: str, done, seconds: float) -> dict:
