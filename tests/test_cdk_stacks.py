@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -393,12 +394,155 @@ def test_the_database_admits_only_the_task_groups_on_5432(templates: Templates) 
     assert all(rule["IpProtocol"] == "tcp" and "CidrIp" not in rule for rule in rules)
 
 
-def test_gateway_tasks_admit_only_the_load_balancer(templates: Templates) -> None:
+SCRAPERS = "Prometheus scrapers of gateway and worker metrics"
+
+
+def _sources(rules: list[dict[str, Any]]) -> list[tuple[str, int, int]]:
+    """(source group, from port, to port) of TCP rules from a group; fails on any other."""
+    for rule in rules:
+        assert rule["IpProtocol"] == "tcp", rule
+        assert "CidrIp" not in rule and "CidrIpv6" not in rule, rule
+    return sorted(
+        (rule["SourceSecurityGroupId"]["Fn::GetAtt"][0], rule["FromPort"], rule["ToPort"])
+        for rule in rules
+    )
+
+
+def test_gateway_tasks_admit_only_the_load_balancer_and_metrics_scrapers(
+    templates: Templates,
+) -> None:
     rules = _ingress_into(templates, _group_id(templates, "Gateway tasks"))
-    assert [
-        (rule["SourceSecurityGroupId"]["Fn::GetAtt"][0], rule["FromPort"]) for rule in rules
-    ] == [(_group_id(templates, "Gateway load balancer"), 8000)]
-    assert _ingress_into(templates, _group_id(templates, "Worker tasks")) == []
+    assert _sources(rules) == sorted(
+        [
+            (_group_id(templates, "Gateway load balancer"), 8000, 8000),
+            (_group_id(templates, SCRAPERS), 8000, 8000),
+        ]
+    )
+
+
+def test_worker_metrics_port_admits_only_the_scraper_group(templates: Templates) -> None:
+    from aws_cdk.assertions import Match
+
+    scrapers = _group_id(templates, SCRAPERS)
+    workers = _group_id(templates, "Worker tasks")
+    rules = _ingress_into(templates, workers)
+    assert _sources(rules) == [(scrapers, 9464, 9464)]
+    # No other ingress rule in the network stack covers 9464: no address range, no other group.
+    groups = _resources(templates, "InterlockNetwork", "AWS::EC2::SecurityGroup")
+    every_ingress = [rule for group_id in groups for rule in _ingress_into(templates, group_id)]
+    covering = [
+        rule
+        for rule in every_ingress
+        if rule["IpProtocol"] == "-1" or rule["FromPort"] <= 9464 <= rule["ToPort"]
+    ]
+    assert covering == rules
+
+    # The scraper group goes out to the two metrics ports only, and is exported.
+    scraper = _resources(templates, "InterlockNetwork", "AWS::EC2::SecurityGroup")[scrapers]
+    inline_egress = scraper["Properties"].get("SecurityGroupEgress", [])
+    assert all(rule["CidrIp"] == "255.255.255.255/32" for rule in inline_egress)
+    egress = sorted(
+        (
+            rule["Properties"]["DestinationSecurityGroupId"]["Fn::GetAtt"][0],
+            rule["Properties"]["FromPort"],
+        )
+        for rule in _resources(
+            templates, "InterlockNetwork", "AWS::EC2::SecurityGroupEgress"
+        ).values()
+        if rule["Properties"]["GroupId"] == {"Fn::GetAtt": [scrapers, "GroupId"]}
+    )
+    assert egress == sorted([(_group_id(templates, "Gateway tasks"), 8000), (workers, 9464)])
+    templates["InterlockNetwork"].has_output(
+        "MetricsScraperSecurityGroupId",
+        {
+            "Value": {"Fn::GetAtt": [scrapers, "GroupId"]},
+            "Export": {"Name": "InterlockNetwork-MetricsScraperSecurityGroupId"},
+            "Description": Match.string_like_regexp("ADOT"),
+        },
+    )
+
+
+def test_the_worker_serves_metrics_on_all_addresses_of_its_task(templates: Templates) -> None:
+    from aws_cdk.assertions import Match
+
+    templates["InterlockService"].has_resource_properties(
+        "AWS::ECS::TaskDefinition",
+        {
+            "ContainerDefinitions": [
+                Match.object_like(
+                    {
+                        "Name": "worker",
+                        "Environment": Match.array_with(
+                            [
+                                {"Name": "INTERLOCK_WORKER_METRICS_HOST", "Value": "0.0.0.0"},
+                                {"Name": "INTERLOCK_WORKER_METRICS_PORT", "Value": "9464"},
+                            ]
+                        ),
+                        "PortMappings": [{"ContainerPort": 9464, "Protocol": "tcp"}],
+                    }
+                )
+            ]
+        },
+    )
+    # The gateway's metrics are on its HTTP port, already mapped; it is not told about the
+    # worker's settings.
+    gateway = _container(templates, "gateway")
+    assert [mapping["ContainerPort"] for mapping in gateway["PortMappings"]] == [8000]
+    assert not {item["Name"] for item in gateway["Environment"]} & {
+        "INTERLOCK_WORKER_METRICS_HOST",
+        "INTERLOCK_WORKER_METRICS_PORT",
+    }
+
+
+def test_the_load_balancer_answers_metrics_itself_with_404(templates: Templates) -> None:
+    from aws_cdk.assertions import Match
+
+    service = templates["InterlockService"]
+    service.resource_count_is("AWS::ElasticLoadBalancingV2::ListenerRule", 1)
+    service.has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::ListenerRule",
+        {
+            "ListenerArn": {"Ref": Match.string_like_regexp("^GatewayLoadBalancerHttp")},
+            "Priority": 1,
+            "Actions": [
+                {
+                    "Type": "fixed-response",
+                    "FixedResponseConfig": {
+                        "StatusCode": "404",
+                        "ContentType": "application/json",
+                        "MessageBody": Match.string_like_regexp('"code":"not_found"'),
+                    },
+                }
+            ],
+            "Conditions": [
+                {"Field": "path-pattern", "PathPatternConfig": {"RegexValues": [Match.any_value()]}}
+            ],
+        },
+    )
+    rule = _only(
+        _resources(templates, "InterlockService", "AWS::ElasticLoadBalancingV2::ListenerRule")
+    )
+    (pattern,) = rule["Conditions"][0]["PathPatternConfig"]["RegexValues"]
+    assert len(pattern) <= 128
+    metrics_path = re.compile(pattern)
+    # uvicorn percent-decodes the path before routing: each of these reaches /metrics (or its
+    # redirect). Anchored at both ends, so search and full-match semantics agree.
+    for path in (
+        "/metrics",
+        "/metrics/",
+        "/%6detrics",
+        "/%6Detrics",
+        "/m%65tri%63%73",
+        "/metrics%2F",
+    ):
+        assert metrics_path.fullmatch(path), path
+    for path in ("/v1/chat/completions", "/v1/models", "/readyz", "/healthz", "/codec/decode"):
+        assert not metrics_path.search(path), path
+    # Everything else goes on to the gateways.
+    service.has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::Listener",
+        {"DefaultActions": [Match.object_like({"Type": "forward"})]},
+    )
 
 
 def test_processes_get_credentials_as_ecs_secrets_and_temporal_from_env_config(

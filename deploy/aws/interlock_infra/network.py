@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from aws_cdk import Stack
+from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
 from interlock_infra.settings import DeploymentSettings
 
 GATEWAY_PORT = 8000
+# INTERLOCK_WORKER_METRICS_PORT: `interlock worker` serves /metrics there (the gateway serves
+# its own on GATEWAY_PORT).
+WORKER_METRICS_PORT = 9464
 POSTGRES_PORT = 5432
 REDIS_PORT = 6379
 
@@ -62,8 +65,17 @@ class NetworkStack(Stack):
         self.endpoint_group = self._group(
             "ServiceEndpoints", "VPC interface endpoints", allow_all_outbound=False
         )
+        # Not attached to anything here: whoever runs Prometheus (an ADOT collector, a
+        # Prometheus task) adds it to the scraper's network interfaces, beside the scraper's own
+        # group. It may reach the processes' metrics ports and nothing else.
+        self.metrics_scraper_group = self._group(
+            "MetricsScraper",
+            "Prometheus scrapers of gateway and worker metrics",
+            allow_all_outbound=False,
+        )
 
         self._admit_clients(settings)
+        self._admit_metrics_scrapers()
         self._create_endpoints()
 
     def _group(
@@ -95,6 +107,30 @@ class NetworkStack(Stack):
             self.endpoint_group.add_ingress_rule(
                 tasks, ec2.Port.tcp(443), "Interlock processes to AWS service endpoints"
             )
+
+    def _admit_metrics_scrapers(self) -> None:
+        """The gateway's /metrics is on its HTTP port; the worker's on a port of its own. Only
+        the scraper group gets in, never an address range: the VPC's CIDR would let every task
+        and endpoint in it read the metrics, or call the gateway around its load balancer."""
+        scrapers = self.metrics_scraper_group.connections
+        scrapers.allow_to(
+            self.gateway_group,
+            ec2.Port.tcp(GATEWAY_PORT),
+            "Metrics scrapers to gateway tasks (/metrics)",
+        )
+        scrapers.allow_to(
+            self.worker_group,
+            ec2.Port.tcp(WORKER_METRICS_PORT),
+            "Metrics scrapers to worker tasks (/metrics)",
+        )
+        CfnOutput(
+            self,
+            "MetricsScraperSecurityGroupId",
+            value=self.metrics_scraper_group.security_group_id,
+            description="Security group to attach to a Prometheus scraper (e.g. an ADOT "
+            f"collector): gateway tasks on {GATEWAY_PORT}, worker tasks on {WORKER_METRICS_PORT}",
+            export_name=f"{self.stack_name}-MetricsScraperSecurityGroupId",
+        )
 
     def _create_endpoints(self) -> None:
         # Model calls, secrets, logs and image pulls stay inside the VPC instead of going

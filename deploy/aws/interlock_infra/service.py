@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr as ecr
@@ -17,6 +19,7 @@ from interlock_infra.network import (
     APPLICATION_SUBNETS,
     GATEWAY_PORT,
     PUBLIC_SUBNETS,
+    WORKER_METRICS_PORT,
     NetworkStack,
 )
 from interlock_infra.process_environment import (
@@ -42,6 +45,25 @@ GATEWAY_LIVENESS_COMMAND = (
 )
 # Readiness at the load balancer: 200 only while Temporal and the store both answer.
 GATEWAY_READINESS_PATH = "/readyz"
+
+# The gateway serves /metrics on its HTTP port, which the load balancer forwards. The listener
+# answers that path itself, with the gateway's own 404, so metrics are read only by scrapers
+# reaching the tasks directly (network.py's metrics scraper group). uvicorn percent-decodes the
+# path before routing (`/%6detrics` is served as /metrics), and ELB does not document matching a
+# decoded path, so the pattern matches every spelling, plain or encoded, letter by letter; `.*`
+# takes in `/metrics/` (which FastAPI redirects) and anything after.
+METRICS_PATH_REGEX = "^/(m|%6[dD])(e|%65)(t|%74)(r|%72)(i|%69)(c|%63)(s|%73).*$"
+NOT_FOUND_BODY = json.dumps(
+    {
+        "error": {
+            "message": "Not Found",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "not_found",
+        }
+    },
+    separators=(",", ":"),
+)
 
 # InvokeModel also authorizes Converse, InvokeModelWithResponseStream also ConverseStream:
 # those two API calls have no IAM actions of their own.
@@ -119,9 +141,15 @@ class ServiceStack(Stack):
             role=self._task_role("Worker"),
             scaling=settings.worker,
             command=["interlock", "worker"],
-            extra_environment={},
+            # On every address of the task, so the metrics scraper group can reach it; the
+            # worker group admits nothing else on that port.
+            extra_environment={
+                "INTERLOCK_WORKER_METRICS_HOST": "0.0.0.0",
+                "INTERLOCK_WORKER_METRICS_PORT": str(WORKER_METRICS_PORT),
+            },
             security_group=network.worker_group,
             port=None,
+            metrics_port=WORKER_METRICS_PORT,
             liveness=None,
         )
         self._scale_on_cpu(self.worker_service, settings.worker)
@@ -149,8 +177,10 @@ class ServiceStack(Stack):
         security_group: ec2.ISecurityGroup,
         port: int | None,
         liveness: ecs.HealthCheck | None,
+        metrics_port: int | None = None,
     ) -> ecs.FargateService:
-        """One process as a service; `port` is where a load balancer reaches it, if one does."""
+        """One process as a service; `port` is where a load balancer reaches it, if one does,
+        and `metrics_port` where a scraper reads /metrics, if not on `port`."""
         task = ecs.FargateTaskDefinition(
             self,
             f"{process}Task",
@@ -175,8 +205,9 @@ class ServiceStack(Stack):
             stop_timeout=STOP_TIMEOUT,
             health_check=liveness,
         )
-        if port is not None:
-            container.add_port_mappings(ecs.PortMapping(container_port=port))
+        for mapped in (port, metrics_port):
+            if mapped is not None:
+                container.add_port_mappings(ecs.PortMapping(container_port=mapped))
         return ecs.FargateService(
             self,
             f"{process}Service",
@@ -238,8 +269,41 @@ class ServiceStack(Stack):
                 unhealthy_threshold_count=6,
             ),
         )
+        self._keep_metrics_private(listener)
         CfnOutput(self, "GatewayUrl", value=self._gateway_url(load_balancer.load_balancer_dns_name))
         return target_group
+
+    def _keep_metrics_private(self, listener: elbv2.ApplicationListener) -> None:
+        """Answer /metrics at the listener, before the default action forwards to gateways.
+
+        A level-1 rule: the level-2 ListenerCondition offers only wildcard path patterns,
+        whose documented characters do not include `%`, so they cannot name the encoded
+        spellings.
+        """
+        elbv2.CfnListenerRule(
+            self,
+            "MetricsNotPublic",
+            listener_arn=listener.listener_arn,
+            priority=1,
+            conditions=[
+                elbv2.CfnListenerRule.RuleConditionProperty(
+                    field="path-pattern",
+                    path_pattern_config=elbv2.CfnListenerRule.PathPatternConfigProperty(
+                        regex_values=[METRICS_PATH_REGEX]
+                    ),
+                )
+            ],
+            actions=[
+                elbv2.CfnListenerRule.ActionProperty(
+                    type="fixed-response",
+                    fixed_response_config=elbv2.CfnListenerRule.FixedResponseConfigProperty(
+                        status_code="404",
+                        content_type="application/json",
+                        message_body=NOT_FOUND_BODY,
+                    ),
+                )
+            ],
+        )
 
     def _gateway_url(self, dns_name: str) -> str:
         scheme = "https" if self._settings.certificate_arn else "http"
