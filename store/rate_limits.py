@@ -83,7 +83,8 @@ class DatabaseBuckets:
                 .where(_keys.c.key_hash == key_digest, tokens >= 1)
                 .values(
                     bucket_tokens=tokens - 1,
-                    # Never backwards: a gateway whose clock lags adds nothing, takes nothing.
+                    # Never backwards: a draw timed before the last one refills nothing and
+                    # leaves the last time where it was.
                     bucket_counted_at=_greatest(
                         func.coalesce(_keys.c.bucket_counted_at, clock), clock
                     ),
