@@ -306,6 +306,7 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
             provider_call_in_task=state.settings.provider_calls_in_gateway,
             settle_with_call=state.settings.provider_calls_in_gateway,
             stream_task_queue=state.stream_queue if wire.stream else None,
+            deadline_seconds=state.settings.request_timeout_seconds,
             stream_start_timeout_seconds=state.settings.stream_start_timeout_seconds,
             stream_heartbeat_timeout_seconds=state.settings.stream_heartbeat_timeout_seconds,
         )
