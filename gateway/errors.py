@@ -63,11 +63,13 @@ ERROR_STATUSES: dict[int, str] = {
     400: "Invalid request: unreadable JSON, a value out of range, an unsupported parameter, "
     "more messages or tools than allowed, nesting deeper than allowed",
     401: "Missing or invalid API key",
+    403: "The API key lacks the scope the endpoint needs (insufficient_scope)",
     404: "Unknown model or route",
     413: "Request body larger than INTERLOCK_MAX_BODY_BYTES, or too large for a workflow payload",
     415: "Request body sent with a Content-Type other than JSON",
     431: "Request headers larger than INTERLOCK_MAX_HEADER_BYTES",
-    429: "The provider is rate limiting, or the tenant's budget cannot cover the request",
+    429: "The API key's rate limit is spent (rate_limit_exceeded, with Retry-After), the "
+    "provider is rate limiting, or the tenant's budget cannot cover the request",
     500: "A fault inside the gateway",
     502: "The provider failed after its retries and fallbacks",
     503: "Temporal, or a guardrail the route requires, is unavailable",

@@ -29,7 +29,6 @@ from gateway.judge_calls import JudgeCalls
 from gateway.metrics import GatewayMetrics
 from gateway.shadow_calls import ShadowCalls
 from store.budgets import OverBudget
-from store.short_lived import ShortLived
 from workflows import search_attributes
 from workflows.request import RequestWorkflow
 from workflows.selection import pick_target
@@ -50,8 +49,6 @@ class GatewayState:
     """Background calls of a rollout's shadow candidate (gateway/shadow_calls.py)."""
     handoff: AnswerHandOff = field(default_factory=AnswerHandOff)
     """Answers of requests this process ran, handed over by its request worker."""
-    known_keys: ShortLived[str, str] = field(default_factory=ShortLived)
-    """API key digest -> tenant, for keys seen in the last second."""
     registry: ProviderRegistry = field(default_factory=lambda: ProviderRegistry([]))
     """The providers this process can call (what /v1/models lists)."""
     user_hash_key: bytes = b""
