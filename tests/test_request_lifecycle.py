@@ -23,6 +23,7 @@ from contracts.chat import ChatMessage, ChatRequest
 from contracts.request import RequestInput
 from contracts.routing import RouteTarget
 from gateway.app import create_app
+from gateway.request_flow import backstop_timeout_seconds
 from store.outcomes import outcomes_for_request
 from store.routes import publish_route
 from tests.conftest import serving
@@ -220,3 +221,24 @@ async def test_a_client_that_leaves_stops_the_provider_call(stack, quick_gateway
     [row] = rows
     assert (row.status, row.error_class) == ("cancelled", "ClientGone")
     assert row.tokens_out == 0
+
+
+async def test_the_gateway_gives_each_request_its_deadline_and_a_later_backstop(stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as http:
+        answer = await http.post(
+            "/v1/chat/completions",
+            headers={"Authorization": f"Bearer {stack.api_key}"},
+            json={"model": "chat", "messages": [{"role": "user", "content": "hello"}]},
+        )
+    assert answer.status_code == 200, answer.text
+    history = await stack.client.get_workflow_handle(answer.json()["id"]).fetch_history()
+    started = history.events[0].workflow_execution_started_event_attributes
+    [request] = await stack.client.data_converter.decode(started.input.payloads, [RequestInput])
+    settings = stack.settings
+    assert request.deadline_seconds == settings.request_timeout_seconds
+    assert started.workflow_execution_timeout.ToTimedelta() == timedelta(
+        seconds=backstop_timeout_seconds(settings)
+    )
+    assert backstop_timeout_seconds(settings) == (
+        settings.request_timeout_seconds + 3 * settings.request_task_timeout_seconds
+    )
