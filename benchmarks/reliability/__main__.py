@@ -17,7 +17,7 @@ from configuration.process import exit_process
 # (short mode, long mode) sizes.
 LOAD_REQUESTS = (1_500, 10_000)
 LOAD_CONCURRENCY = 50
-FAULT_REQUESTS = (400, 3_000)
+FAULT_REQUESTS = (300, 3_000)
 
 
 async def run_all(long: bool, only: set[str], database_url: str | None) -> list[ScenarioReport]:
