@@ -65,11 +65,17 @@ class RequestReconciliationActivities:
         for execution in closed:
             if execution.id in recorded:
                 continue
-            request = await self._input_of(execution)
-            if await asyncio.to_thread(self._settle, request, execution):
-                result.settled.append(execution.id)
-            else:
-                result.unsettleable.append(execution.id)
+            try:
+                request = await self._input_of(execution)
+                settled = await asyncio.to_thread(self._settle, request, execution)
+            except Exception as exc:  # one unreadable request must not stop the pass
+                activity.logger.warning(
+                    "request %s ended without settling and cannot be settled: %s",
+                    execution.id,
+                    exc,
+                )
+                settled = False
+            (result.settled if settled else result.unsettleable).append(execution.id)
         if result.settled:
             activity.logger.warning(
                 "settled %d request(s) whose workflow ended without settling: %s",

@@ -11,4 +11,5 @@ class ReconciliationResult(BaseModel):
     settled: list[str] = []
     """The request ids this run settled (they had no outcome row)."""
     unsettleable: list[str] = []
-    """Closed without an admitted route (never resolved): nothing to record an arm against."""
+    """Closed without an admitted route (never resolved: nothing to record an arm against), or
+    whose input could not be read (logged)."""
