@@ -183,6 +183,15 @@ def publish_echo_route(
     return name
 
 
+def publish_down_route(engine: Engine, name: str) -> str:
+    """Route `name` over one simulated variant whose every call fails."""
+    target = RouteTarget(
+        variant="down", provider="simulated", model="sim-fast", options={"error_rate": 1.0}
+    )
+    publish_routes(engine, [RouteConfig(name=name, targets=[target])])
+    return name
+
+
 # --- Temporal and the running stack ---
 
 

@@ -35,7 +35,7 @@ from gateway.app import create_app
 from store import create_store_engine
 from store.routes import RouteConfig, publish_routes
 from store.tenants import add_api_key, ensure_tenant
-from tests.conftest import publish_echo_route, serving
+from tests.conftest import publish_down_route, publish_echo_route, serving
 from tests.openai_server import OpenAICompatServer
 
 
@@ -153,22 +153,11 @@ async def test_no_secret_or_personal_data_reaches_logs_or_metrics(
     seeded.tenant_key = add_api_key(stack.engine, tenant)
 
     echo = publish_echo_route(stack.engine, f"privacy-echo-{uuid.uuid4().hex[:6]}")
-    down = f"privacy-down-{uuid.uuid4().hex[:6]}"
+    down = publish_down_route(stack.engine, f"privacy-down-{uuid.uuid4().hex[:6]}")
     upstream = f"privacy-upstream-{uuid.uuid4().hex[:6]}"
     publish_routes(
         stack.engine,
         [
-            RouteConfig(
-                name=down,
-                targets=[
-                    RouteTarget(
-                        variant="down",
-                        provider="simulated",
-                        model="sim-fast",
-                        options={"error_rate": 1.0},
-                    )
-                ],
-            ),
             RouteConfig(
                 name=upstream,
                 targets=[

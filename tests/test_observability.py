@@ -37,7 +37,7 @@ from store.budgets import remove_budget, set_budget
 from store.routes import RouteConfig, publish_routes
 from store.tables import CircuitBreaker
 from store.tenants import ensure_tenant
-from tests.conftest import free_port
+from tests.conftest import free_port, publish_down_route
 from tests.rollout_helpers import publish_baseline, spec_for
 
 DASHBOARD = Path(__file__).resolve().parent.parent / "deploy" / "grafana" / "interlock.json"
@@ -101,23 +101,7 @@ async def _sdk_traffic(stack) -> None:
     """What makes the SDK record its metrics: a plain request (a workflow task, a local
     activity), a streamed one (a regular activity, so a schedule-to-start), and a plain and a
     streamed one whose provider always fails (a failed local and regular activity)."""
-    down = f"obs-down-{uuid.uuid4().hex[:8]}"
-    publish_routes(
-        stack.engine,
-        [
-            RouteConfig(
-                name=down,
-                targets=[
-                    RouteTarget(
-                        variant="down",
-                        provider="simulated",
-                        model="sim-fast",
-                        options={"error_rate": 1.0},
-                    )
-                ],
-            )
-        ],
-    )
+    down = publish_down_route(stack.engine, f"obs-down-{uuid.uuid4().hex[:8]}")
     assert (await _post(stack, _body("chat"))).status_code == 200
     assert (await _post(stack, _body("chat", stream=True))).status_code == 200
     await _post(stack, _body(down))
