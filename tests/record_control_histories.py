@@ -1,5 +1,6 @@
 """Record the histories of the scheduled control workflows for the replay tests
-(tests/test_replay.py): ExperimentEvaluation (set experiment-vN) and SloMonitoring (slo-vN).
+(tests/test_replay.py): ExperimentEvaluation (set experiment-vN), SloMonitoring (slo-vN) and
+RequestReconciliation (reconciliation-vN).
 
 Not collected by the suite; run it on purpose when one of their shapes changes:
 
@@ -8,7 +9,8 @@ Not collected by the suite; run it on purpose when one of their shapes changes:
 
 Scenarios: an evaluation that only continues, one that promotes a winner, one that fails to
 evaluate an unknown experiment and reports it; an SLO check with nothing firing, and one whose
-page and ticket fire (alerts sent, the route's rollout paused).
+page and ticket fire (alerts sent, the route's rollout paused); a reconciliation pass that
+settles a terminated request, and the next, which finds nothing left.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from contracts.experiment import EvaluationReport, EvaluationRequest
+from contracts.reconciliation import ReconciliationResult
 from contracts.slo import SloCheck
 from store.outcomes import record_outcomes
 from tests.experiment_helpers import ask_as, new_experiment
 from tests.history_files import save_history
+from tests.test_request_reconciliation import abandon_a_request
 from tests.test_slo_monitoring import AVAILABILITY, rows, slo_route
 
 SET = os.environ.get("INTERLOCK_HISTORY_SET", "")
@@ -77,3 +81,23 @@ async def test_record_slo_checks(stack) -> None:
     now = datetime.now(UTC)
     record_outcomes(stack.engine, rows(route, now - timedelta(seconds=30), ok=10, errors=30))
     await check("firing")
+
+
+async def test_record_reconciliation_passes(stack) -> None:
+    async def reconcile(scenario: str) -> ReconciliationResult:
+        handle = await stack.client.start_workflow(
+            "RequestReconciliation",
+            id=f"record-reconciliation-{scenario}-{uuid.uuid4().hex[:6]}",
+            task_queue=stack.settings.control_task_queue,
+            result_type=ReconciliationResult,
+        )
+        result = await handle.result()
+        save_history(f"reconciliation-{SET}", scenario, await handle.fetch_history())
+        return result
+
+    request_id = await abandon_a_request(stack)
+    # Visibility may take a moment to show the close; a pass that missed it records nothing.
+    async with asyncio.timeout(30):
+        while request_id not in (await reconcile("settled")).settled:
+            await asyncio.sleep(0.5)
+    assert request_id not in (await reconcile("nothing-left")).settled

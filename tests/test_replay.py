@@ -27,6 +27,7 @@ from codec.keyring import KeyRing
 from tests.clock_reading_workflow import ClockReadingRequestWorkflow
 from workflows.experiment_evaluation import ExperimentEvaluationWorkflow
 from workflows.request import RequestWorkflow
+from workflows.request_reconciliation import RequestReconciliationWorkflow
 from workflows.rollout import RolloutWorkflow
 from workflows.slo_monitoring import SloMonitoringWorkflow
 
@@ -63,6 +64,7 @@ WORKFLOW_OF_SET = {
     "rollout": RolloutWorkflow,
     "experiment": ExperimentEvaluationWorkflow,
     "slo": SloMonitoringWorkflow,
+    "reconciliation": RequestReconciliationWorkflow,
 }
 
 
@@ -70,6 +72,7 @@ def test_there_are_histories_of_the_scheduled_workflows() -> None:
     recorded = {(path.parent.name.split("-")[0], path.stem) for path in RECORDED}
     assert {("experiment", "continued"), ("experiment", "promoted")} <= recorded
     assert {("experiment", "not-evaluated"), ("slo", "quiet"), ("slo", "firing")} <= recorded
+    assert {("reconciliation", "settled"), ("reconciliation", "nothing-left")} <= recorded
 
 
 def test_there_are_rollout_histories_of_every_ending() -> None:

@@ -34,7 +34,8 @@ async def running_request_id(stack, timeout: float = 30.0) -> str:
             await asyncio.sleep(0.2)
 
 
-async def test_a_terminated_request_is_settled_once_by_the_pass(stack) -> None:
+async def abandon_a_request(stack) -> str:
+    """Send a request to a provider that hangs and terminate its workflow mid-call: its id."""
     publish_route(
         stack.engine,
         ROUTE,
@@ -61,7 +62,11 @@ async def test_a_terminated_request_is_settled_once_by_the_pass(stack) -> None:
     # The client is told the request failed, in an OpenAI-style error, not left waiting.
     assert answer.status_code >= 500 and answer.json()["error"]["message"]
     assert outcomes_for_request(stack.engine, request_id) == []
+    return request_id
 
+
+async def test_a_terminated_request_is_settled_once_by_the_pass(stack) -> None:
+    request_id = await abandon_a_request(stack)
     reconcile = RequestReconciliationActivities(stack.client, stack.engine)
     environment = ActivityEnvironment()
     # Visibility may take a moment to show the close.
