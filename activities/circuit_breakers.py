@@ -9,8 +9,9 @@ route's next variant (its fallback) with no call to the failing one and no Tempo
 path writes anyway, so a breaker costs the request path nothing but a dictionary lookup.
 
 Each gateway evaluates the breakers once a second (`refresh`) and keeps what it read for its own
-admissions; transitions are changed in the store only from the version read, so when two
-gateways see the same evidence one of them makes the change and says so.
+admissions; transitions are changed only from the version read, so when two gateways see the
+same evidence one of them makes the change and says so. The states live in Redis or the store
+(store/breaker_states.py); the calls they are judged on are always the store's outcome rows.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from sqlalchemy.engine import Engine
 
 from activities.refusals import AdmissionRefused
 from contracts.routing import ResolvedRoute, RouteTarget, left_serving
-from store import breakers as store
-from store.breakers import Breaker, Calls, Key
+from store.breaker_states import BreakerStates, DatabaseBreakerStates
+from store.breakers import Breaker, Calls, Key, recent_calls
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +67,12 @@ class BreakerBoard:
         engine: Engine,
         policy: BreakerPolicy | None = None,
         on_transition: Transition | None = None,
+        states: BreakerStates | None = None,
     ) -> None:
         self._engine = engine
         self.policy = policy or BreakerPolicy()
+        # Public: the gateway's /metrics reads the states its admissions use.
+        self.states = states or DatabaseBreakerStates(engine)
         self._on_transition = on_transition
         self._known: dict[Key, Breaker] = {}
 
@@ -77,18 +81,18 @@ class BreakerBoard:
     def refresh(self, now: datetime | None = None) -> None:
         now = now or datetime.now(UTC)
         policy = self.policy
-        known = store.breakers(self._engine)
+        known = self.states.read()
         # Calls count from the window's start, or from the breaker's last change if later: a
         # breaker just closed is not reopened by the failures that opened it.
         since = now - policy.window
-        recent = store.recent_calls(self._engine, since)
+        recent = recent_calls(self._engine, since)
         for breaker in known.values():
             if breaker.changed_at > since:
-                counted = store.recent_calls(self._engine, breaker.changed_at, [breaker.key])
+                counted = recent_calls(self._engine, breaker.changed_at, [breaker.key])
                 recent[breaker.key] = counted.get(breaker.key, Calls(0, 0))
         for key in set(recent) | set(known):
             self._step(key, known.get(key), recent.get(key, Calls(0, 0)), now)
-        self._known = store.breakers(self._engine)
+        self._known = self.states.read()
 
     def _step(self, key: Key, breaker: Breaker | None, calls: Calls, now: datetime) -> None:
         policy = self.policy
@@ -122,7 +126,7 @@ class BreakerBoard:
     def _change(
         self, key: Key, version: int | None, state: str, probes: int, reason: str, now: datetime
     ) -> None:
-        if store.change_breaker(self._engine, key, version, state, probes, reason, now):
+        if self.states.change(key, version, state, probes, reason, now):
             provider, model = key
             log.warning("circuit breaker %s/%s is %s: %s", provider, model, state, reason)
             if self._on_transition is not None:
@@ -142,7 +146,7 @@ class BreakerBoard:
             if (
                 breaker is None
                 or breaker.state == "closed"
-                or (breaker.state == "half_open" and store.claim_probe(self._engine, breaker.key))
+                or (breaker.state == "half_open" and self.states.claim_probe(breaker.key))
             ):
                 kept.append(target)
             else:

@@ -75,6 +75,7 @@ from gateway.shadow_calls import ShadowCalls
 from gateway.streaming import stream_request
 from guardrails.registry import default_registry
 from store import create_store_engine, init_schema
+from store.breaker_states import open_breaker_states
 from store.engine import store_answers
 from store.installation import installation_secret
 from store.response_cache import open_response_store
@@ -103,7 +104,12 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
         def count_transition(key: tuple[str, str], state: str, _reason: str) -> None:
             metrics.breaker_transitions.labels(*key, state).inc()
 
-        breakers = BreakerBoard(engine, breaker_policy(settings), count_transition)
+        breakers = BreakerBoard(
+            engine,
+            breaker_policy(settings),
+            count_transition,
+            open_breaker_states(settings.redis_url, engine),
+        )
         admission = Admission(
             engine,
             registry,
@@ -207,7 +213,7 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
         state: GatewayState | None = getattr(request.app.state, "gateway", None)
         if state is not None:
             stored, rollouts = await asyncio.gather(
-                asyncio.to_thread(read_store_state, state.engine),
+                asyncio.to_thread(read_store_state, state.engine, state.admission.breakers.states),
                 running_rollouts(state.client),
                 return_exceptions=True,
             )

@@ -1,5 +1,6 @@
-"""What the gateway's /metrics reads at each scrape: state that lives in the store (and a
-rollout's stage, in Temporal's visibility) rather than in this process.
+"""What the gateway's /metrics reads at each scrape: state that lives in the store (the
+breakers' in Redis when it is configured, and a rollout's stage in Temporal's visibility) rather
+than in this process.
 
 Budgets, circuit breakers, routes' traffic shares and running rollouts are shared by every
 gateway; reading them at scrape time makes every gateway export the same values, costs the
@@ -17,7 +18,8 @@ from sqlalchemy import and_, select
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
 
-from store.breakers import Breaker, breakers
+from store.breaker_states import BreakerStates
+from store.breakers import Breaker
 from store.budgets import BudgetRule, BudgetState, window_of
 from store.slo_records import alert_rows
 from store.tables import Budget, BudgetUsage, Route, RouteVariant, RouteVersion, SloAlert
@@ -64,12 +66,14 @@ class RunningRollout:
     status: str
 
 
-def read_store_state(engine: Engine, at: datetime | None = None) -> StoreState:
+def read_store_state(
+    engine: Engine, breakers: BreakerStates, at: datetime | None = None
+) -> StoreState:
     at = at or datetime.now(UTC)
     shares, shadows = _live_traffic(engine)
     return StoreState(
         alerts=alert_rows(engine),
-        breakers=list(breakers(engine).values()),
+        breakers=list(breakers.read().values()),
         budgets=_budget_states(engine, at),
         variant_shares=shares,
         shadows=shadows,

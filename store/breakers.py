@@ -1,6 +1,7 @@
 """Circuit breakers in the store: each provider/model's state, changed only from the version a
 gateway read (so two gateways never both apply one transition), and the recent calls they are
-judged on, read from the outcome rows the request path writes anyway."""
+judged on, read from the outcome rows the request path writes anyway. The state is read here
+when no Redis is configured (store/breaker_states.py); the calls, always."""
 
 from __future__ import annotations
 

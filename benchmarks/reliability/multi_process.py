@@ -39,7 +39,6 @@ from benchmarks.reliability.traffic import TrafficResult, send_requests
 from contracts.routing import CachePolicy, RouteTarget
 from devstack.launch import free_port
 from operations.rollouts import start_rollout
-from store.breakers import breakers
 from store.budgets import budget_states, set_budget, to_nano
 from store.routes import RouteConfig, publish_route, publish_routes
 
@@ -217,7 +216,7 @@ async def breakers_shared(
         ],
     )
     results = await through_both(gateways, "breaking", 30, 4)
-    breaker = breakers(stack.engine).get(("simulated", BREAKER_MODEL))
+    breaker = stack.breaker_states().read().get(("simulated", BREAKER_MODEL))
     opened = breaker is not None and breaker.state == "open"
     late_calls = None
     if opened:

@@ -26,7 +26,6 @@ from benchmarks.reliability.stack import (
 )
 from benchmarks.reliability.traffic import TrafficResult, send_requests
 from contracts.routing import RouteTarget
-from store.breakers import breakers
 from store.budgets import budget_states, set_budget, to_nano
 from store.routes import publish_route
 
@@ -62,11 +61,11 @@ class BreakerWatch:
     """The primary's breaker states, in the order they were seen (polled every 100 ms)."""
 
     def __init__(self, stack: ScenarioStack) -> None:
-        self._engine = stack.engine
+        self._breakers = stack.breaker_states()
         self.seen: list[str] = []
 
     def state(self) -> str:
-        breaker = breakers(self._engine).get(PRIMARY)
+        breaker = self._breakers.read().get(PRIMARY)
         return breaker.state if breaker is not None else "closed"
 
     async def watch(self, stop: asyncio.Event) -> None:

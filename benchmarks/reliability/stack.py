@@ -15,6 +15,7 @@ from configuration import Settings
 from configuration.temporal import build_data_converter
 from devstack.launch import DevRun, clean_env, interlock_dev
 from store import create_store_engine
+from store.breaker_states import BreakerStates, open_breaker_states
 
 API_KEY = "il-reliability-" + "r" * 32
 TENANT = "demo"
@@ -46,6 +47,10 @@ class ScenarioStack:
             "INTERLOCK_DATABASE_URL": self.database_url,
             **overrides,
         }
+
+    def breaker_states(self) -> BreakerStates:
+        """Where the stack's gateways keep their breakers: Redis if they were given one."""
+        return open_breaker_states(self.env.get("INTERLOCK_REDIS_URL"), self.engine)
 
 
 @contextlib.asynccontextmanager
