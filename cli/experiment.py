@@ -1,7 +1,8 @@
 """`interlock experiment ...`: start an experiment from its file, list, read, stop and evaluate.
 
-Only `evaluate` talks to Temporal (and leaves through exit_process); the others read and write
-the store. Errors are one line on stderr and exit code 1 (2 for a bad file).
+`create` (which asks Temporal whether a rollout holds the route) and `evaluate` talk to Temporal
+and leave through exit_process; the others read and write the store. Errors are one line on
+stderr and exit code 1 (2 for a bad file).
 """
 
 from __future__ import annotations
@@ -32,7 +33,11 @@ def create(
     home: HomeOption = None,
 ) -> None:
     """Start the experiment FILE describes (docs/experiments.md); gateways assign within 1 s."""
+    import asyncio
+
     from activities.providers.catalog import build_registry
+    from configuration.process import exit_process
+    from configuration.temporal import connect
     from contracts.experiment import ExperimentFileError, load_experiment_file
     from operations.experiments import ExperimentCommandError, start_experiment
     from store.experiments import ExperimentBusy, ExperimentExists
@@ -46,18 +51,34 @@ def create(
             spec = spec.model_validate({**spec.model_dump(), "name": name})
         except ValueError as exc:
             raise fail(f"--name: {exc}", code=2) from None
-    registry = build_registry(settings_with(home=home))
-    with store(home) as engine:
-        try:
-            state = start_experiment(engine, registry, spec, who_is(by))
-        except (ExperimentCommandError, ExperimentExists, ExperimentBusy) as exc:
-            raise fail(str(exc)) from None
-    shares = ", ".join(f"{arm} {share:.0%}" for arm, share in state.weights.items())
-    console.print(
-        f"experiment {state.name} running on route {state.spec.route}: {shares}",
-        markup=False,
-        highlight=False,
-    )
+    settings = settings_with(home=home)
+    registry = build_registry(settings)
+
+    async def run(engine: Any) -> Any:
+        # Temporal is asked whether a rollout holds the route.
+        client = await connect(settings)
+        return await start_experiment(client, engine, registry, spec, who_is(by))
+
+    code = 0
+    try:
+        with store(home) as engine:
+            state = asyncio.run(run(engine))
+        shares = ", ".join(f"{arm} {share:.0%}" for arm, share in state.weights.items())
+        console.print(
+            f"experiment {state.name} running on route {state.spec.route}: {shares}",
+            markup=False,
+            highlight=False,
+        )
+    except (ExperimentCommandError, ExperimentExists, ExperimentBusy) as exc:
+        fail(str(exc))
+        code = 1
+    except typer.Exit as exc:
+        code = exc.exit_code
+    except Exception as exc:  # Temporal unreachable: one line, exit 1
+        fail(f"the experiment was not started: {exc}")
+        code = 1
+    # The SDK's runtime started: leave without the interpreter's teardown (see exit_process).
+    exit_process(code)
 
 
 @experiment_app.command("list")

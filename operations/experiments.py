@@ -10,6 +10,7 @@ from temporalio.client import Client
 
 from activities.providers import ProviderRegistry
 from contracts.experiment import EvaluationReport, EvaluationRequest, ExperimentSpec
+from operations.rollouts import running_rollout_on
 from store.experiments import ExperimentState, create_experiment, end_experiment, experiment
 from store.routes import live_config
 
@@ -47,10 +48,17 @@ def problems_with(engine: Engine, registry: ProviderRegistry, spec: ExperimentSp
     return problems
 
 
-def start_experiment(
-    engine: Engine, registry: ProviderRegistry, spec: ExperimentSpec, who: str
+async def start_experiment(
+    client: Client, engine: Engine, registry: ProviderRegistry, spec: ExperimentSpec, who: str
 ) -> ExperimentState:
     problems = problems_with(engine, registry, spec)
+    rollout = await running_rollout_on(client, spec.route)
+    if rollout is not None:
+        # Assignment would take the traffic the rollout's steps move and judge.
+        problems.append(
+            f"route {spec.route!r} has a rollout running ({rollout}): let it finish or abort it "
+            "first"
+        )
     if problems:
         raise ExperimentCommandError("; ".join(problems))
     return create_experiment(engine, spec, who)

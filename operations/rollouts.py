@@ -34,6 +34,7 @@ from contracts.rollout import (
     TrafficChange,
     rollout_id,
 )
+from store.experiments import running_on_route
 from store.routes import live_config
 from workflows.rollout import RolloutWorkflow
 from workflows.search_attributes import ROUTE, STAGE, STATUS
@@ -50,6 +51,14 @@ def check_startable(engine: Engine, spec: RolloutSpec) -> str:
     found = live_config(engine, spec.route)
     if found is None:
         raise RolloutCommandError(f"no route named {spec.route!r}")
+    experiment = running_on_route(engine, spec.route)
+    if experiment is not None:
+        # The experiment's assignment would take the traffic the rollout's steps move.
+        raise RolloutCommandError(
+            f"route {spec.route!r} has a running experiment, {experiment.name!r}: a rollout "
+            f"beside it would not get the traffic it is judged on; stop the experiment first "
+            f"(interlock experiment stop {experiment.name})"
+        )
     change = TrafficChange(
         route=spec.route, baseline=spec.baseline, candidate=spec.candidate, share=0.0
     )
@@ -90,6 +99,18 @@ async def start_rollout(client: Client, engine: Engine, spec: RolloutSpec, queue
             "abort it or let it finish first"
         ) from None
     return workflow_id
+
+
+async def running_rollout_on(client: Client, route: str) -> str | None:
+    """The id of the route's running rollout, or None."""
+    handle = client.get_workflow_handle(rollout_id(route))
+    try:
+        description = await handle.describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    return handle.id if description.status == WorkflowExecutionStatus.RUNNING else None
 
 
 async def rollout_status(client: Client, workflow_id: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from store.routes import RouteConfig, publish_routes
 STEADY = {"error_rate": 0.0}
 
 
-def new_experiment(stack, route: str, **changes: object) -> ExperimentState:
+async def new_experiment(stack, route: str, **changes: object) -> ExperimentState:
     """Route `route` over sim-fast (control), and an experiment of the same name against
     sim-smart, whose answers the simulator judges better."""
     publish_routes(
@@ -46,7 +46,8 @@ def new_experiment(stack, route: str, **changes: object) -> ExperimentState:
             **changes,
         }
     )
-    return start_experiment(stack.engine, build_registry(stack.settings), spec, "test")
+    registry = build_registry(stack.settings)
+    return await start_experiment(stack.client, stack.engine, registry, spec, "test")
 
 
 async def ask_as(sdk, route: str, user: str) -> tuple[str, str]:

@@ -50,7 +50,7 @@ async def evaluate(stack, names: list[str], scenario: str) -> None:
 
 async def test_record_evaluations(stack, sdk) -> None:
     route = f"rec-exp-{uuid.uuid4().hex[:6]}"
-    new_experiment(stack, route)
+    await new_experiment(stack, route)
     await ask_as(sdk, route, "someone")
     await evaluate(stack, [route], "continued")
     gate = asyncio.Semaphore(8)

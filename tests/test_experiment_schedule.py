@@ -22,7 +22,7 @@ from tests.experiment_helpers import ask_as, new_experiment
 
 async def test_the_schedule_evaluates_on_its_own(stack, sdk) -> None:
     route = f"exp-{uuid.uuid4().hex[:6]}"
-    new_experiment(stack, route)
+    await new_experiment(stack, route)
     await ask_as(sdk, route, "someone")
     schedule_id = f"test-evaluation-{route}"
     every_second = stack.settings.model_copy(update={"experiment_evaluation_every_seconds": 1.0})

@@ -11,19 +11,23 @@ import subprocess
 import sys
 import uuid
 
+import pytest
+import yaml
 from sqlmodel import Session, select
 
 from operations.experiments import evaluate_now
+from operations.rollouts import RolloutCommandError, running_rollout_on, start_rollout
 from store.experiments import experiment
 from store.outcomes import outcomes_for_request
 from store.routes import live_config
 from store.tables import Outcome
 from tests.experiment_helpers import ask_as, new_experiment
+from tests.rollout_helpers import HEALTHY_CANDIDATE_ERRORS, publish_baseline, spec_for
 
 
 async def test_users_stick_to_arms_and_the_better_arm_is_promoted(stack, sdk) -> None:
     route = f"exp-{uuid.uuid4().hex[:6]}"
-    new_experiment(stack, route)
+    await new_experiment(stack, route)
     gate = asyncio.Semaphore(8)
 
     async def one(user: str) -> tuple[str, str, str]:
@@ -63,26 +67,31 @@ async def test_users_stick_to_arms_and_the_better_arm_is_promoted(stack, sdk) ->
     assert row.experiment is None and row.variant == "smart"
 
 
+def experiment_command(stack, *args: str) -> subprocess.CompletedProcess:
+    """`interlock experiment ARGS` against the stack, as an operator would run it."""
+    env = {
+        **os.environ,
+        "INTERLOCK_HOME": str(stack.settings.home),
+        "INTERLOCK_DATABASE_URL": stack.settings.resolved_database_url,
+        "TEMPORAL_ADDRESS": stack.temporal_address,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "cli", "experiment", *args],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 async def test_evaluate_from_the_command_line(stack, sdk) -> None:
     route = f"exp-{uuid.uuid4().hex[:6]}"
-    new_experiment(stack, route)
+    await new_experiment(stack, route)
     await ask_as(sdk, route, "someone")
 
     def interlock(*args: str) -> subprocess.CompletedProcess:
-        env = {
-            **os.environ,
-            "INTERLOCK_HOME": str(stack.settings.home),
-            "INTERLOCK_DATABASE_URL": stack.settings.resolved_database_url,
-            "TEMPORAL_ADDRESS": stack.temporal_address,
-        }
-        return subprocess.run(
-            [sys.executable, "-m", "cli", "experiment", *args],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return experiment_command(stack, *args)
 
     done = await asyncio.to_thread(interlock, "evaluate", route, "--json")
     assert done.returncode == 0, done.stderr
@@ -97,3 +106,48 @@ async def test_evaluate_from_the_command_line(stack, sdk) -> None:
     with Session(stack.engine) as session:
         rows = session.exec(select(Outcome).where(Outcome.experiment == route)).all()
     assert len(rows) == 1
+
+
+async def test_an_experiment_and_a_rollout_never_share_a_route(stack, tmp_path) -> None:
+    # Assignment would take the traffic a rollout's steps move and judge, and a winner's
+    # promotion would rewrite the baseline under it: whichever starts second is refused.
+    rolled = f"exp-rolled-{uuid.uuid4().hex[:6]}"
+    publish_baseline(stack, rolled)
+    rollout = await start_rollout(
+        stack.client,
+        stack.engine,
+        spec_for(rolled, HEALTHY_CANDIDATE_ERRORS),
+        stack.settings.control_task_queue,
+    )
+    try:
+        experiment_file = tmp_path / "beside-rollout.yaml"
+        experiment_file.write_text(
+            yaml.safe_dump(
+                {
+                    "name": rolled,
+                    "route": rolled,
+                    "arms": [
+                        {"variant": "base"},
+                        {"variant": "smart", "provider": "simulated", "model": "sim-smart"},
+                    ],
+                }
+            ),
+            encoding="utf-8",
+        )
+        refused = await asyncio.to_thread(experiment_command, stack, "create", str(experiment_file))
+        assert refused.returncode == 1
+        assert f"route {rolled!r} has a rollout running ({rollout})" in refused.stderr
+        assert experiment(stack.engine, rolled) is None
+    finally:
+        await stack.client.get_workflow_handle(rollout).terminate("test over")
+
+    experimented = f"exp-{uuid.uuid4().hex[:6]}"
+    await new_experiment(stack, experimented)
+    with pytest.raises(RolloutCommandError, match="has a running experiment"):
+        await start_rollout(
+            stack.client,
+            stack.engine,
+            spec_for(experimented, HEALTHY_CANDIDATE_ERRORS),
+            stack.settings.control_task_queue,
+        )
+    assert await running_rollout_on(stack.client, experimented) is None

@@ -70,7 +70,7 @@ async def judged(stack, sdk, route: str, users: int) -> list[Judgement]:
 async def test_the_better_arm_wins_the_judged_comparisons(stack, sdk) -> None:
     route = f"exp-{uuid.uuid4().hex[:6]}"
     judge = {"provider": "simulated", "model": "sim-judge", "sample": 1.0}
-    new_experiment(stack, route, judge=judge)
+    await new_experiment(stack, route, judge=judge)
     # Enough judgements that the checks below fail by chance far less than once in 10,000 runs.
     rows = await judged(stack, sdk, route, 150)
     assert len(rows) == 150
@@ -94,7 +94,7 @@ async def test_a_judge_that_always_prefers_the_first_answer_decides_nothing(stac
         "options": {"first_bias": 1.0},
         "sample": 1.0,
     }
-    new_experiment(stack, route, judge=biased)
+    await new_experiment(stack, route, judge=biased)
     rows = await judged(stack, sdk, route, 30)
     assert len(rows) == 30
     # Asked in both orders, a pure position preference is a tie every time.

@@ -133,7 +133,7 @@ async def test_feedback_is_kept_for_the_tenants_own_requests_only(stack, sdk) ->
 
 async def test_feedback_joins_the_per_arm_totals(stack, sdk) -> None:
     route = f"exp-{uuid.uuid4().hex[:6]}"
-    new_experiment(stack, route)
+    await new_experiment(stack, route)
     rated: dict[str, list[float]] = {}
     async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as http:
         for i in range(12):

@@ -170,7 +170,7 @@ async def test_experiment_units_are_per_tenant(stack) -> None:
     their arms. Also: tests/test_experiment_assignment.py (the split), tests/test_end_users.py
     (the hash)."""
     route = f"iso-exp-{uuid.uuid4().hex[:6]}"
-    new_experiment(stack, route)
+    await new_experiment(stack, route)
     _, key_a = new_tenant(stack, "iso-a")
     _, key_b = new_tenant(stack, "iso-b")
     users = [f"user-{i}@example.com" for i in range(20)]

@@ -39,7 +39,7 @@ REQUESTS = 600
 STEADY = {"error_rate": 0.0}
 
 
-def create(stack: ScenarioStack) -> None:
+async def create(stack: ScenarioStack) -> None:
     publish_routes(
         stack.engine,
         [
@@ -59,7 +59,6 @@ def create(stack: ScenarioStack) -> None:
             "route": NAME,
             "arms": [
                 {"variant": "control"},
-                # The simulator's sim-smart answers with more quality than sim-fast.
                 # The simulator's sim-smart answers with more quality than sim-fast; here it is
                 # as fast too, so that only quality tells the arms apart.
                 {
@@ -75,7 +74,7 @@ def create(stack: ScenarioStack) -> None:
         }
     )
     registry = build_registry(Settings(home=stack.run.home))
-    start_experiment(stack.engine, registry, spec, "reliability suite")
+    await start_experiment(stack.client, stack.engine, registry, spec, "reliability suite")
 
 
 async def result_through_outage(handle, seconds: float) -> EvaluationReport:
@@ -90,7 +89,7 @@ async def result_through_outage(handle, seconds: float) -> EvaluationReport:
 
 
 async def evaluation_through_restart(stack: ScenarioStack, report: ScenarioReport) -> None:
-    create(stack)
+    await create(stack)
     traffic = await send_requests(
         stack.base_url, API_KEY, NAME, REQUESTS, 10, REQUEST_TIMEOUT_SECONDS + 10
     )
