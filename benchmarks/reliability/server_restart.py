@@ -28,7 +28,7 @@ from contracts.rollout import RolloutSpec
 from contracts.routing import RouteTarget
 from devstack.launch import pids_by_role
 from operations.rollouts import RolloutCommandError, rollout_status, start_rollout
-from store.rollout_records import decisions_of, looks_of_step
+from store.rollout_records import decisions_of, looks_of_step, steps_with_looks
 from store.routes import publish_route
 
 ROUTE = "restart-rollout"
@@ -66,6 +66,15 @@ def spec() -> RolloutSpec:
 
 async def status_when(stack, rollout_id: str, done, seconds: float) -> dict:
     """The rollout's status once `done(status)` holds; the server may be away meanwhile."""
+    status = await last_status_within(stack, rollout_id, done, seconds)
+    if not done(status):
+        raise TimeoutError(f"the rollout did not get there within {seconds:.0f} s: {status}")
+    return status
+
+
+async def last_status_within(stack, rollout_id: str, done, seconds: float) -> dict:
+    """The rollout's status once `done(status)` holds, or the last one read when `seconds` have
+    passed first (empty if none could be read)."""
     deadline = time.monotonic() + seconds
     status: dict = {}
     while time.monotonic() < deadline:
@@ -74,7 +83,19 @@ async def status_when(stack, rollout_id: str, done, seconds: float) -> dict:
             if done(status):
                 return status
         await asyncio.sleep(0.3)
-    raise TimeoutError(f"the rollout did not get there within {seconds:.0f} s: {status}")
+    return status
+
+
+def requests_per_look(engine, record_id: str) -> dict[int, list[tuple[int, int]]]:
+    """Per step, the (baseline, candidate) requests counted at each stored look: whether traffic
+    reached both arms all along."""
+    return {
+        step: [
+            (look["baseline"]["requests"], look["candidate"]["requests"])
+            for look in looks_of_step(engine, record_id, step)
+        ]
+        for step in steps_with_looks(engine, record_id)
+    }
 
 
 async def run(workdir: Path, database_url: str | None = None) -> ScenarioReport:
@@ -109,7 +130,7 @@ async def run(workdir: Path, database_url: str | None = None) -> ScenarioReport:
             await status_when(stack, rollout_id, lambda s: s["look"] >= KILL_AT_LOOK, 60)
             os.kill(pids_by_role(stack.run.home)["temporal"], signal.SIGKILL)
             killed_at = time.monotonic()
-            final = await status_when(
+            final = await last_status_within(
                 stack, rollout_id, lambda s: s["status"] in ENDED, FINISH_SECONDS
             )
             seconds_to_finish = time.monotonic() - killed_at
@@ -117,6 +138,21 @@ async def run(workdir: Path, database_url: str | None = None) -> ScenarioReport:
             sending.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sending
+        if final.get("status") not in ENDED:
+            # Undecided: what the looks saw says whether traffic stopped or only evidence did.
+            report.figures = {
+                "final_status": final,
+                "requests_per_look": requests_per_look(
+                    stack.engine, final.get("record_id", rollout_id)
+                ),
+                "requests_sent": traffic.sent,
+                "requests_answered": traffic.answered,
+                "requests_refused": dict(traffic.refused),
+                "unclear": traffic.unclear[:5],
+            }
+            report.check("the rollout ended within the time allowed", False, final)
+            report.diagnostics = stack.run.diagnostics()
+            return report
         decisions = decisions_of(stack.engine, final["record_id"])
         rejudged, gaps = [], []
         for decision in decisions:
