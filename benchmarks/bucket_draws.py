@@ -76,7 +76,7 @@ def postgres_figures(admin_url: str, draws: int) -> dict[str, Any] | str:
 
 
 def redis_figures(url: str, draws: int) -> dict[str, Any] | str:
-    buckets = RedisBuckets(url)
+    buckets = RedisBuckets(url, f"interlock-bench:{uuid.uuid4().hex[:12]}")
     bucket = f"bench-{uuid.uuid4().hex}"
     try:
         return {"draw": timed(lambda: buckets.draw(bucket, NEVER_REFUSED), draws)}

@@ -53,9 +53,9 @@ class Settings(BaseSettings):
     )
     redis_url: str | None = Field(
         None,
-        description="redis://host:port/db for the response cache and the API keys' rate limit "
-        "buckets, shared by every gateway and worker; default: both live in the store's "
-        "database.",
+        description="redis://host:port/db for the response cache, the API keys' rate limit "
+        "buckets and the circuit breakers' states, shared by every gateway and worker; default: "
+        "all three live in the store's database.",
     )
 
     gateway_host: str = "127.0.0.1"

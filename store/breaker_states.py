@@ -16,6 +16,7 @@ from typing import Protocol
 from sqlalchemy.engine import Engine
 
 from store.breakers import Breaker, Key, breakers, change_breaker, claim_probe
+from store.installation import redis_namespace
 
 
 class BreakerStates(Protocol):
@@ -97,13 +98,11 @@ class RedisBreakerStates:
     Nothing expires: like the rows, a breaker's state stays until it changes. Changes and probe
     claims are Lua scripts, which Redis runs atomically."""
 
-    HASH_NAME = "interlock:breakers"
-
-    def __init__(self, url: str, hash_name: str = HASH_NAME) -> None:
+    def __init__(self, url: str, namespace: str) -> None:
         import redis
 
         self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-        self._hash_name = hash_name
+        self._hash_name = f"{namespace}:breakers"
         self._change = self._redis.register_script(_CHANGE_SCRIPT)
         self._claim = self._redis.register_script(_CLAIM_SCRIPT)
 
@@ -142,7 +141,9 @@ class RedisBreakerStates:
 
 
 def open_breaker_states(redis_url: str | None, engine: Engine) -> BreakerStates:
-    return RedisBreakerStates(redis_url) if redis_url else DatabaseBreakerStates(engine)
+    if redis_url:
+        return RedisBreakerStates(redis_url, redis_namespace(engine))
+    return DatabaseBreakerStates(engine)
 
 
 def _field(key: Key) -> str:

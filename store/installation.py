@@ -27,3 +27,11 @@ def installation_secret(engine: Engine, name: str) -> str:
         return connection.execute(
             select(_secrets.c.value).where(_secrets.c.name == name)
         ).scalar_one()
+
+
+def redis_namespace(engine: Engine) -> str:
+    """The prefix of every Redis key this installation writes: its own, so two installations
+    (staging and production, or two test stacks) pointed at one Redis database never read each
+    other's cached answers, rate limit buckets or breakers. Not a secret; made like one so every
+    process of the installation agrees on it."""
+    return f"interlock:{installation_secret(engine, 'redis-namespace')[:16]}"

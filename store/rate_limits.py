@@ -22,6 +22,7 @@ from sqlalchemy import Float, case, cast, func, literal, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql.elements import ColumnElement
 
+from store.installation import redis_namespace
 from store.tables import ApiKey
 
 _keys = ApiKey.__table__  # type: ignore[attr-defined]
@@ -156,21 +157,22 @@ class RedisBuckets:
     and a missing one are the same). Named by the key's digest, which is unique whichever
     store the key is in and is no credential (store/tenants.py)."""
 
-    PREFIX = "interlock:rate"
-
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, namespace: str) -> None:
         import redis
 
         self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self._draw = self._redis.register_script(_DRAW_SCRIPT)
+        self._prefix = f"{namespace}:rate"
 
     def draw(self, key_digest: str, limit: RateLimit, now: float | None = None) -> Draw:
         arguments: list[float | int] = [limit.per_second, limit.burst]
         if now is not None:
             arguments.append(now)
-        allowed, wait = self._draw(keys=[f"{self.PREFIX}:{key_digest}"], args=arguments)
+        allowed, wait = self._draw(keys=[f"{self._prefix}:{key_digest}"], args=arguments)
         return Draw(bool(allowed), float(wait))
 
 
 def open_buckets(redis_url: str | None, engine: Engine) -> Buckets:
-    return RedisBuckets(redis_url) if redis_url else DatabaseBuckets(engine)
+    if redis_url:
+        return RedisBuckets(redis_url, redis_namespace(engine))
+    return DatabaseBuckets(engine)

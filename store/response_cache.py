@@ -10,6 +10,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 
 from store.engine import insert_for
+from store.installation import redis_namespace
 from store.tables import CachedResponse
 
 _cache = CachedResponse.__table__  # type: ignore[attr-defined]
@@ -51,15 +52,14 @@ class DatabaseResponses:
 
 
 class RedisResponses:
-    PREFIX = "interlock:cache"
-
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, namespace: str) -> None:
         import redis
 
         self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._prefix = f"{namespace}:cache"
 
     def _name(self, tenant_id: str, key: str) -> str:
-        return f"{self.PREFIX}:{tenant_id}:{key}"
+        return f"{self._prefix}:{tenant_id}:{key}"
 
     def get(self, tenant_id: str, key: str) -> str | None:
         found = self._redis.get(self._name(tenant_id, key))
@@ -70,4 +70,6 @@ class RedisResponses:
 
 
 def open_response_store(redis_url: str | None, engine: Engine) -> ResponseStore:
-    return RedisResponses(redis_url) if redis_url else DatabaseResponses(engine)
+    if redis_url:
+        return RedisResponses(redis_url, redis_namespace(engine))
+    return DatabaseResponses(engine)

@@ -18,9 +18,15 @@ import redis
 from sqlalchemy.engine import Engine
 
 from activities.circuit_breakers import BreakerBoard
-from store.breaker_states import BreakerStates, DatabaseBreakerStates, RedisBreakerStates
+from store.breaker_states import (
+    BreakerStates,
+    DatabaseBreakerStates,
+    RedisBreakerStates,
+    open_breaker_states,
+)
 from store.breakers import breakers
 from store.engine import create_store_engine
+from store.installation import redis_namespace
 from store.schema import init_schema
 from tests.conftest import _postgres_schema_url
 from tests.test_circuit_breakers import BACKUP, FLAKY, POLICY, ROUTE, T0, Transitions, calls
@@ -32,10 +38,10 @@ Result = TypeVar("Result")
 
 def _redis_states(url: str) -> Iterator[RedisBreakerStates]:
     """States under a hash of this test's own in the shared Redis, deleted afterwards."""
-    name = f"interlock:test-{uuid.uuid4().hex[:12]}:breakers"
-    yield RedisBreakerStates(url, hash_name=name)
+    namespace = f"interlock-test:{uuid.uuid4().hex[:12]}"
+    yield RedisBreakerStates(url, namespace)
     client = redis.Redis.from_url(url)
-    client.delete(name)
+    client.delete(f"{namespace}:breakers")
     client.close()
 
 
@@ -156,3 +162,27 @@ def test_boards_judge_outcome_rows_with_their_states_in_redis(
     shared = redis_states.read()[(FLAKY.provider, FLAKY.model)]
     assert (shared.state, shared.version) == ("closed", 3)
     assert breakers(engine) == {}  # no state went to the database
+
+
+def test_installations_sharing_one_redis_keep_their_own_breakers(
+    redis_url: str, tmp_path: Path
+) -> None:
+    # Staging and production (or two test stacks) pointed at one Redis database: each store
+    # names its own namespace, and every process of one installation finds the same one.
+    production = create_store_engine(f"sqlite:///{tmp_path / 'production.db'}")
+    staging = create_store_engine(f"sqlite:///{tmp_path / 'staging.db'}")
+    for engine in (production, staging):
+        init_schema(engine)
+    gateway, other_gateway = (open_breaker_states(redis_url, production) for _ in range(2))
+    elsewhere = open_breaker_states(redis_url, staging)
+    try:
+        assert gateway.change(KEY, None, "open", reason="outage")
+        assert other_gateway.read()[KEY].state == "open"
+        assert elsewhere.read() == {}
+        assert elsewhere.change(KEY, None, "open", reason="its own outage")
+    finally:
+        client = redis.Redis.from_url(redis_url)
+        client.delete(
+            f"{redis_namespace(production)}:breakers", f"{redis_namespace(staging)}:breakers"
+        )
+        client.close()

@@ -49,7 +49,8 @@ def _database_backend(engine: Engine) -> Backend:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres), "redis"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     if request.param == "redis":
-        buckets = RedisBuckets(request.getfixturevalue("redis_url"))
+        namespace = f"interlock-test:{uuid.uuid4().hex[:12]}"
+        buckets = RedisBuckets(request.getfixturevalue("redis_url"), namespace)
         yield Backend(buckets, lambda _limit: hash_api_key(secrets.token_urlsafe(32)))
         return
     if request.param == "sqlite":

@@ -18,7 +18,8 @@ from tests.conftest import _postgres_schema_url
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres), "redis"])
 def responses(request: pytest.FixtureRequest, tmp_path) -> Iterator[ResponseStore]:
     if request.param == "redis":
-        yield RedisResponses(request.getfixturevalue("redis_url"))
+        namespace = f"interlock-test:{uuid.uuid4().hex[:12]}"
+        yield RedisResponses(request.getfixturevalue("redis_url"), namespace)
         return
     urls = (
         iter([f"sqlite:///{tmp_path / 'store.db'}"])
