@@ -100,6 +100,9 @@ def judge_step(
             min_samples=min_requests,
             candidate_share=share,
             fixed_baseline=fixed_baseline,
+            # A canary splits request by request: a candidate cut off from its share (its
+            # breaker open) fails the step at once instead of waiting for its time limit.
+            split_before_minimum=True,
         ),
         looks,
     )

@@ -69,6 +69,11 @@ class DecisionSettings:
     fixed_baseline: bool = False
     """The baseline is a sample from before the comparison that no longer grows (blue-green):
     each metric is tested by experiments.historical instead of sequentially."""
+    split_before_minimum: bool = False
+    """Judge the split from the first look rather than once both arms have `min_samples`. For
+    comparisons split request by request (a rollout's canary), where an arm that traffic stops
+    reaching (its variant cut off by a breaker, a routing bug) would otherwise never reach the
+    minimum. Not for splits by user: a few heavy users skew early request counts."""
 
 
 @dataclass(frozen=True)
@@ -158,6 +163,18 @@ class MultiMetricJudge:
         )
 
         smallest = min(baseline_requests, candidate_requests)
+        split_judged = self.settings.split_before_minimum or smallest >= self.settings.min_samples
+        # The sequential test is valid at any count (see split_before_minimum).
+        if srm_result is not None and srm_result.mismatch and split_judged:
+            share = self.settings.candidate_share
+            return Decision(
+                "FAIL",
+                f"sample ratio mismatch (p = {srm_result.p_value:.2g}): the candidate has "
+                f"{candidate_requests:,} of {baseline_requests + candidate_requests:,} requests "
+                f"against a configured {share:.0%}, so the metrics are not comparable",
+                metrics=self._evidence(results),
+                **common,
+            )
         if smallest < self.settings.min_samples:
             evidence = self._evidence(results)
             return Decision(
@@ -165,14 +182,6 @@ class MultiMetricJudge:
                 f"collecting: {smallest} of "
                 f"{self.settings.min_samples} requests in the smaller arm",
                 metrics=evidence,
-                **common,
-            )
-        if srm_result is not None and srm_result.mismatch:
-            return Decision(
-                "FAIL",
-                f"sample ratio mismatch (p = {srm_result.p_value:.2g}): the traffic split is not "
-                f"the configured one, so the metrics are not comparable",
-                metrics=self._evidence(results),
                 **common,
             )
         evidence = self._evidence(results)

@@ -51,16 +51,22 @@ def arm_totals(
     until: datetime | None = None,
     arms: Sequence[str] = ("primary",),
 ) -> dict[str, ArmTotals]:
-    """Totals per variant of the route's rows with since <= finished_at < until, on `arms`.
+    """Totals per variant of the route's rows with since <= started_at and finished_at < until,
+    on `arms`.
 
-    Every variant asked for gets an entry, all zeros when it has no rows. Only primary arms by
-    default: a fallback's traffic is what another variant's failures sent it, not a random share.
+    A row counts from its start, not its end: a request admitted before `since` was split by the
+    weights before it, however late it ends (a ten-second answer at a thousand requests a second
+    would otherwise put thousands of rows of the old split into a step's first look). Every
+    variant asked for gets an entry, all zeros when it has no rows. Only primary arms by default:
+    a fallback's traffic is what another variant's failures sent it, not a random share.
     """
     outcomes = Outcome.__table__.c  # type: ignore[attr-defined]
     window = [
         outcomes.route == route,
         outcomes.arm.in_(list(arms)),
+        # Implied by the start; kept so the (route, variant, finished_at) index bounds the scan.
         outcomes.finished_at >= since,
+        outcomes.started_at >= since,
     ]
     if until is not None:
         window.append(outcomes.finished_at < until)

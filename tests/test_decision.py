@@ -79,9 +79,8 @@ def run(traffic: Traffic, looks: int = 40, candidate_share: float | None = 0.1):
     return decision
 
 
-def test_no_data_is_never_pass() -> None:
-    judge = MultiMetricJudge(METRICS)
-    empty = {
+def _empty_stats() -> dict:
+    return {
         m.name: (
             (LatencyHistogram(), LatencyHistogram())
             if m.kind == "quantile"
@@ -91,7 +90,11 @@ def test_no_data_is_never_pass() -> None:
         )
         for m in METRICS
     }
-    decision = judge.look(0, 0, empty)
+
+
+def test_no_data_is_never_pass() -> None:
+    judge = MultiMetricJudge(METRICS)
+    decision = judge.look(0, 0, _empty_stats())
     assert decision.outcome == "INCONCLUSIVE"
     assert "collecting" in decision.reason
 
@@ -150,6 +153,28 @@ def test_sample_ratio_mismatch_fails_before_metrics_are_judged() -> None:
     assert decision.outcome == "FAIL"
     assert "sample ratio mismatch" in decision.reason
     assert decision.srm is not None and decision.srm.mismatch
+
+
+def test_an_arm_that_traffic_stopped_reaching_fails_before_its_minimum() -> None:
+    # The candidate's variant cut off after 13 requests (its breaker open, say) while the
+    # baseline goes on: it can never reach the minimum, so the split must decide.
+    looks = [(8, 3), (62, 13), (108, 13), (144, 13), (189, 13), (243, 13), (307, 13)]
+
+    def decisions(split_before_minimum: bool) -> list:
+        settings = DecisionSettings(
+            min_samples=100, candidate_share=0.5, split_before_minimum=split_before_minimum
+        )
+        judge = MultiMetricJudge(METRICS, settings)
+        return [judge.look(baseline, candidate, _empty_stats()) for baseline, candidate in looks]
+
+    judged = decisions(split_before_minimum=True)
+    first_failure = next(i for i, d in enumerate(judged) if d.outcome == "FAIL")
+    assert all(d.outcome == "INCONCLUSIVE" for d in judged[:first_failure])
+    failed = judged[first_failure]
+    assert "sample ratio mismatch" in failed.reason and "13 of" in failed.reason
+    assert first_failure <= 4
+    # Without it (splits by user, where heavy users skew early counts) the minimum comes first.
+    assert all("collecting" in d.reason for d in decisions(split_before_minimum=False))
 
 
 def test_holm_step_down() -> None:

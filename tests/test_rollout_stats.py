@@ -19,6 +19,8 @@ from store.rollout_stats import ArmTotals, arm_totals
 
 SINCE = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 UNTIL = SINCE + timedelta(hours=1)
+# Rows end here unless a test says otherwise: started and finished within the window.
+INSIDE = SINCE + timedelta(minutes=1)
 
 
 def outcome(
@@ -30,7 +32,8 @@ def outcome(
     quality_score: float | None = None,
     arm: str = "primary",
     route: str = "chat",
-    finished_at: datetime = SINCE,
+    finished_at: datetime = INSIDE,
+    started_at: datetime | None = None,
 ) -> OutcomeRecord:
     return OutcomeRecord(
         request_id=request_id,
@@ -44,7 +47,7 @@ def outcome(
         latency_ms=latency_ms,
         cost_usd=cost_usd,
         quality_score=quality_score,
-        started_at=finished_at - timedelta(milliseconds=latency_ms),
+        started_at=started_at or finished_at - timedelta(milliseconds=latency_ms),
         finished_at=finished_at,
     )
 
@@ -113,14 +116,27 @@ def test_the_window_is_since_inclusive_until_exclusive(engine: Engine) -> None:
         engine,
         [
             outcome("before", "baseline", finished_at=SINCE - second),
-            outcome("at-since", "baseline", finished_at=SINCE),
+            outcome("at-since", "baseline", started_at=SINCE, finished_at=SINCE + second),
             outcome("inside", "baseline", finished_at=UNTIL - second),
-            outcome("at-until", "baseline", finished_at=UNTIL),
+            outcome("at-until", "baseline", started_at=UNTIL, finished_at=UNTIL),
         ],
     )
     assert arm_totals(engine, "chat", ["baseline"], SINCE, UNTIL)["baseline"].requests == 2
     assert arm_totals(engine, "chat", ["baseline"], SINCE)["baseline"].requests == 3
     assert arm_totals(engine, "chat", ["baseline"], UNTIL)["baseline"].requests == 1
+
+
+def test_a_request_in_flight_at_since_is_left_out(engine: Engine) -> None:
+    # Split by the weights before `since`, answered after it: not the step's evidence.
+    slow = timedelta(seconds=8)
+    record_outcomes(
+        engine,
+        [
+            outcome("in-flight", "baseline", started_at=SINCE - slow),
+            outcome("after", "baseline", started_at=SINCE, finished_at=SINCE + slow),
+        ],
+    )
+    assert arm_totals(engine, "chat", ["baseline"], SINCE)["baseline"].requests == 1
 
 
 def test_arms_are_primary_by_default_and_selectable(engine: Engine) -> None:

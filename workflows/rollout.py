@@ -50,8 +50,8 @@ STEP = {
         non_retryable_error_types=["ValueError", "TypeError", "KeyError"],
     ),
 }
-# Outcomes count from a little after a new route version goes live: gateways keep live routes
-# for a second, and requests already in flight still carry the previous weights.
+# Outcomes count from requests started a little after a new route version goes live: gateways
+# keep live routes for a second (requests in flight are left out by their start time).
 SETTLING = timedelta(seconds=2)
 
 
