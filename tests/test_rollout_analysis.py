@@ -95,3 +95,37 @@ def test_an_interval_without_an_upper_bound_is_recorded_as_none(engine: Engine) 
     [error_rate] = decision.metrics
     assert error_rate.ci_high is None and error_rate.ci_low is not None
     assert '"ci_high":null' in decision.model_dump_json()
+
+
+def test_a_canary_whose_candidate_stops_getting_traffic_fails_on_its_split(
+    engine: Engine,
+) -> None:
+    # Both arms at 50%, then the candidate's breaker opens after 13 requests: admission sends
+    # its share to the baseline, and the candidate can never reach the step's 100 requests.
+    since = SWITCH + timedelta(seconds=2)
+
+    def canary_look(look: int) -> LookInput:
+        return LookInput(
+            rollout_id="rollout-chat/2",
+            spec=spec(),
+            baseline="base",
+            step=0,
+            look=look,
+            share=0.5,
+            since=since,
+            min_requests=100,
+        )
+
+    analysis = RolloutAnalysisActivities(engine)
+    record_outcomes(engine, rows("next", 13, 8, since + timedelta(seconds=1), "cut-off"))
+    outcomes = []
+    for look in range(1, 6):
+        at = since + timedelta(seconds=look)
+        record_outcomes(engine, rows("base", 60, 6, at, f"look-{look}"))
+        outcomes.append(analysis.judge_look(canary_look(look)))
+    first_failure = next(i for i, decision in enumerate(outcomes) if decision.outcome == "FAIL")
+    assert all(decision.outcome == "INCONCLUSIVE" for decision in outcomes[:first_failure])
+    failed = outcomes[first_failure]
+    # Decided within a few looks, with the candidate far short of its minimum.
+    assert "sample ratio mismatch" in failed.reason and failed.candidate_requests == 13
+    assert first_failure <= 2
