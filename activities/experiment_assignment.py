@@ -14,6 +14,8 @@ they take out is served outside the experiment.
 
 from __future__ import annotations
 
+import hashlib
+
 from sqlalchemy.engine import Engine
 
 from activities.providers import ProviderRegistry
@@ -80,7 +82,8 @@ class ExperimentAssigner:
                 "reason": f"experiment {spec.name}: arm {arm}",
             }
         )
-        return assigned, ExperimentAssignment(experiment=spec.name, arm=arm)
+        digest = None if spec.unit == "request" else unit_digest(spec, tenant_id, unit)
+        return assigned, ExperimentAssignment(experiment=spec.name, arm=arm, unit=digest)
 
     def _target(self, spec: ExperimentSpec, arm: str, route: ResolvedRoute) -> RouteTarget | None:
         target = spec.arm_target(arm, route.targets)
@@ -90,7 +93,17 @@ class ExperimentAssigner:
         return target
 
 
+def _unit_key(spec: ExperimentSpec, tenant_id: str, unit: str) -> str:
+    return f"{spec.hash_salt}\x00{tenant_id}\x00{unit}"
+
+
 def choose_arm(spec: ExperimentSpec, weights: dict[str, float], tenant_id: str, unit: str) -> str:
     """The arm `unit` falls in, by the current shares (arms without a share take none)."""
-    point = unit_interval(f"{spec.hash_salt}\x00{tenant_id}\x00{unit}")
+    point = unit_interval(_unit_key(spec, tenant_id, unit))
     return by_weight([(a.variant, weights.get(a.variant, 0.0)) for a in spec.arms], point)
+
+
+def unit_digest(spec: ExperimentSpec, tenant_id: str, unit: str) -> str:
+    """What an outcome row keeps of its unit: 128 bits of a hash under the experiment's salt and
+    the tenant, enough to count distinct units and nothing to read a user or header value from."""
+    return hashlib.sha256(("unit\x00" + _unit_key(spec, tenant_id, unit)).encode()).hexdigest()[:32]

@@ -64,7 +64,7 @@ from store.experiments import (
     set_weights,
 )
 from store.judgements import tallies
-from store.rollout_stats import experiment_totals
+from store.rollout_stats import experiment_totals, experiment_units
 from store.routes import RouteConfig, change_route, live_config
 
 
@@ -296,6 +296,11 @@ class ExperimentActivities:
         arms = [arm.variant for arm in state.spec.arms]
         totals = experiment_totals(self._engine, state.name, arms)
         statistics = {arm: totals_to_json(totals[arm]) for arm in arms}
+        if state.spec.unit != "request":
+            # Units, not requests, are what was split: the split is checked on them.
+            units = experiment_units(self._engine, state.name, arms)
+            for arm, count in (units or {}).items():
+                statistics[arm]["units"] = count
         if state.spec.judge is not None:
             # Each arm's judged record against the control, kept with the look.
             control = state.spec.control_arm

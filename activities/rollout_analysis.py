@@ -111,9 +111,14 @@ def judge_step(
 def judge_looks(
     metrics: list[MetricSpec], settings: DecisionSettings, looks: list[dict[str, Any]]
 ) -> Decision:
-    """A fresh judge fed every look in turn (the tests are path-dependent); its last decision."""
+    """A fresh judge fed every look in turn (the tests are path-dependent); its last decision.
+
+    The split is checked on units where every look counted them (experiments split by user or
+    header: one unit's requests all go one way, so requests are not independent draws), on
+    requests otherwise."""
     judge = MultiMetricJudge(metrics, settings)
     decision = None
+    by_units = all("units" in look["baseline"] and "units" in look["candidate"] for look in looks)
     for look in looks:
         baseline, candidate = look["baseline"], look["candidate"]
         decision = judge.look(
@@ -125,6 +130,7 @@ def judge_looks(
             },
             # Looks stored before bakes existed could always pass.
             may_pass=look.get("may_pass", True),
+            split=(baseline["units"], candidate["units"]) if by_units else None,
         )
     assert decision is not None, "a comparison is judged after at least one look"
     return decision

@@ -1,11 +1,12 @@
 """How long one experiment look takes over many outcome rows, and what memory it needs.
 
 Fills a fresh store with `rows` outcome rows of one experiment (three arms, with latency
-buckets, quality scores, automatic scores and some errors), plus a tenth as many rows of other
-routes, then times the per-arm aggregation an evaluation runs (store/rollout_stats.py's
-experiment_totals, one GROUP BY over the experiment's index). It checks the totals against the
-rows it wrote, and prints one JSON line: the seconds of the first and best of three looks, the
-Python heap's peak during a look (tracemalloc), and the process's peak RSS.
+buckets, quality scores, automatic scores and some errors, four requests per user), plus a tenth
+as many rows of other routes, then times the per-arm aggregation an evaluation runs
+(store/rollout_stats.py: experiment_totals, one GROUP BY over the experiment's index, and
+experiment_units, each arm's distinct users over theirs). It checks the totals and the users
+against the rows it wrote, and prints one JSON line: the seconds of the first and best of three
+looks, the Python heap's peak during a look (tracemalloc), and the process's peak RSS.
 
     interlock bench experiments --rows 10000000 [--database-url postgresql+psycopg://...]
 """
@@ -27,11 +28,12 @@ from sqlalchemy.engine import Engine
 
 from experiments.statistics import bucket_index
 from store import create_store_engine, init_schema
-from store.rollout_stats import experiment_totals
+from store.rollout_stats import experiment_totals, experiment_units
 from store.tables import Outcome
 
 ARMS = ("control", "concise", "careful")
 EXPERIMENT = "scale"
+REQUESTS_PER_USER = 4
 CHUNK = 50_000
 COLUMNS = (
     "request_id",
@@ -51,6 +53,7 @@ COLUMNS = (
     "answer_chars",
     "experiment",
     "experiment_arm",
+    "experiment_unit",
     "started_at",
     "finished_at",
     "created_at",
@@ -82,6 +85,8 @@ def _rows(start: int, count: int, rng: random.Random, in_experiment: bool):
             None if failed else 300 + i % 400,
             EXPERIMENT if in_experiment else None,
             arm if in_experiment else None,
+            # Four requests per user, each user on one arm.
+            f"{arm}-{i // len(ARMS) // REQUESTS_PER_USER}" if in_experiment else None,
             at - timedelta(milliseconds=latency),
             at,
             at,
@@ -125,12 +130,18 @@ def measure(engine: Engine, rows: int) -> dict[str, float | int | str]:
         tracemalloc.start()
         started = time.perf_counter()
         totals = experiment_totals(engine, EXPERIMENT, list(ARMS))
+        units = experiment_units(engine, EXPERIMENT, list(ARMS))
         seconds.append(time.perf_counter() - started)
         peak = max(peak, tracemalloc.get_traced_memory()[1])
         tracemalloc.stop()
     counted = sum(t.requests for t in totals.values())
     if counted != rows:
         raise AssertionError(f"the look counted {counted} rows, {rows} were written")
+    written = {
+        arm: -(-len(range(k, rows, len(ARMS))) // REQUESTS_PER_USER) for k, arm in enumerate(ARMS)
+    }
+    if units != written:
+        raise AssertionError(f"the look counted users {units}, {written} were written")
     return {
         "database": engine.dialect.name,
         "rows": rows,

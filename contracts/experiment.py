@@ -211,6 +211,9 @@ class ExperimentAssignment(BaseModel):
 
     experiment: str
     arm: str
+    unit: str | None = None
+    """A digest of the unit the arm was chosen by (experiments split by user or header), so a look
+    can count each arm's units; never the unit itself. None when split by request."""
 
 
 class EvaluationRequest(BaseModel):

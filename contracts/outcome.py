@@ -34,6 +34,7 @@ class OutcomeRecord(BaseModel):
     user_hash: str | None = None
     experiment: str | None = None
     experiment_arm: str | None = None
+    experiment_unit: str | None = None
     guardrail_action: str | None = None
     quality_score: float | None = None
     # The automatic scores of an answered arm (activities/answer_scores.py); None otherwise.

@@ -143,17 +143,21 @@ class MultiMetricJudge:
         candidate_requests: int,
         stats: Mapping[str, tuple[Statistic, Statistic]],
         may_pass: bool = True,
+        split: tuple[int, int] | None = None,
     ) -> Decision:
         """`stats[name]` = (baseline, candidate) cumulative statistics of each metric.
 
         `may_pass` False (a blue-green bake still running) tests only for harm at this look, so
-        with a fixed baseline no share of alpha is spent on a pass that could not be taken."""
+        with a fixed baseline no share of alpha is spent on a pass that could not be taken.
+        `split` counts what was split between the arms, when that is not requests (users, say):
+        the sample-ratio test is run on it."""
         missing = [m.name for m in self.metrics if m.name not in stats]
         if missing:
             raise ValueError(f"no statistics for metrics {missing}")
         srm_result = None
         if self._srm is not None:
-            self._srm, srm_result = update(self._srm, [baseline_requests, candidate_requests])
+            counts = split or (baseline_requests, candidate_requests)
+            self._srm, srm_result = update(self._srm, list(counts))
         results = {m.name: self._look_metric(m, *stats[m.name], may_pass) for m in self.metrics}
         common = dict(
             baseline_n=baseline_requests,
@@ -167,11 +171,13 @@ class MultiMetricJudge:
         # The sequential test is valid at any count (see split_before_minimum).
         if srm_result is not None and srm_result.mismatch and split_judged:
             share = self.settings.candidate_share
+            baseline_count, candidate_count = split or (baseline_requests, candidate_requests)
             return Decision(
                 "FAIL",
                 f"sample ratio mismatch (p = {srm_result.p_value:.2g}): the candidate has "
-                f"{candidate_requests:,} of {baseline_requests + candidate_requests:,} requests "
-                f"against a configured {share:.0%}, so the metrics are not comparable",
+                f"{candidate_count:,} of {baseline_count + candidate_count:,} "
+                f"{'units' if split else 'requests'} against a configured {share:.0%}, so the "
+                "metrics are not comparable",
                 metrics=self._evidence(results),
                 **common,
             )

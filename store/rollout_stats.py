@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, case, func, select
+from sqlalchemy import Float, case, distinct, func, select
 from sqlalchemy.engine import Engine, Row
 
 from experiments.statistics import LatencyHistogram, Mean, Proportion
@@ -91,6 +91,29 @@ def experiment_totals(engine: Engine, experiment: str, arms: Sequence[str]) -> d
         .group_by(rated.experiment_arm)
     )
     return totals_by(engine, outcomes.experiment_arm, arms, window, ratings)
+
+
+def experiment_units(engine: Engine, experiment: str, arms: Sequence[str]) -> dict[str, int] | None:
+    """Each arm's distinct units (experiments split by user or header), read from the units'
+    index alone; None if some row of the experiment has no unit (written before units were
+    kept), since a count of some units only is no count to check a split on."""
+    outcomes = Outcome.__table__.c  # type: ignore[attr-defined]
+    query = (
+        select(
+            outcomes.experiment_arm,
+            func.count(distinct(outcomes.experiment_unit)).label("units"),
+            func.count().label("rows"),
+            func.count(outcomes.experiment_unit).label("with_unit"),
+        )
+        .where(outcomes.experiment == experiment, outcomes.experiment_arm.in_(list(arms)))
+        .group_by(outcomes.experiment_arm)
+    )
+    with engine.connect() as connection:
+        found = connection.execute(query).all()
+    if any(row.with_unit < row.rows for row in found):
+        return None
+    counted = {row.experiment_arm: int(row.units) for row in found}
+    return {arm: counted.get(arm, 0) for arm in arms}
 
 
 def totals_by(

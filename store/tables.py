@@ -152,6 +152,15 @@ class Outcome(SQLModel, table=True):
             sqlite_where=text("experiment IS NOT NULL"),
             postgresql_where=text("experiment IS NOT NULL"),
         ),
+        # Each arm's distinct units, counted from the index alone (store/rollout_stats.py).
+        Index(
+            "ix_outcomes_experiment_unit",
+            "experiment",
+            "experiment_arm",
+            "experiment_unit",
+            sqlite_where=text("experiment IS NOT NULL"),
+            postgresql_where=text("experiment IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -180,6 +189,9 @@ class Outcome(SQLModel, table=True):
     experiment: str | None = Field(default=None, max_length=64)
     """The experiment the request was assigned in, and on which arm; NULL outside one."""
     experiment_arm: str | None = Field(default=None, max_length=64)
+    experiment_unit: str | None = Field(default=None, max_length=32)
+    """A digest of the unit the request was assigned by (user or header value, never the value
+    itself); NULL for experiments split by request, and on rows before revision 0017."""
     quality_score: float | None = None
     json_valid: bool | None = None
     """The automatic scores of an answered arm (activities/answer_scores.py); NULL otherwise."""

@@ -161,6 +161,34 @@ def test_a_broken_split_stops_the_experiment(routed: Engine) -> None:
     assert state is not None and state.status == "stopped"
 
 
+def on_users(records: list[OutcomeRecord], requests_per_user: list[int], first: int = 0) -> list:
+    """The rows as sent by users first, first + 1, ...: user k sends requests_per_user[k]."""
+    users = [first + k for k, many in enumerate(requests_per_user) for _ in range(many)]
+    return [
+        record.model_copy(update={"experiment_unit": f"user-{user}"})
+        for record, user in zip(records, users, strict=True)
+    ]
+
+
+def test_a_split_by_user_is_checked_on_users_not_requests(routed: Engine) -> None:
+    create_experiment(routed, spec("concise"), "alice")  # split by user, half each
+    # 300 users on each arm; on the control ten of them send 51 requests each. 800 requests
+    # against 300 would be a broken split; 300 users against 300 is not.
+    heavy = [51] * 10 + [1] * 290
+    record_outcomes(
+        routed,
+        on_users(rows("control", 800), heavy) + on_users(rows("concise", 300), [1] * 300, 1000),
+    )
+    kept = evaluate(routed, "e1")
+    assert kept.action == "continue", kept.reason
+    [look] = looks_of(routed, "tone")
+    assert (look.statistics["control"]["units"], look.statistics["concise"]["units"]) == (300, 300)
+    # Then 200 more users reach the control and none the other arm: that split is broken.
+    record_outcomes(routed, on_users(rows("control", 200, start=800), [1] * 200, 2000))
+    stopped = evaluate(routed, "e2")
+    assert stopped.action == "stop" and "300 of 800 units" in stopped.reason
+
+
 def test_at_its_time_limit_an_undecided_experiment_ends(routed: Engine) -> None:
     state = create_experiment(routed, spec("concise", max_duration="1d"), "alice")
     record_outcomes(routed, rows("control", 300) + rows("concise", 300, seed=5))

@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 
 from operations.experiments import evaluate_now
 from operations.rollouts import RolloutCommandError, running_rollout_on, start_rollout
-from store.experiments import experiment
+from store.experiments import experiment, looks_of
 from store.outcomes import outcomes_for_request
 from store.routes import live_config
 from store.tables import Outcome
@@ -37,13 +37,18 @@ async def test_users_stick_to_arms_and_the_better_arm_is_promoted(stack, sdk) ->
     answered = await asyncio.gather(*(one(f"user-{i}") for i in range(200)))
     arms = {user: variant for user, variant, _ in answered}
     assert set(arms.values()) == {"control", "smart"}
-    # Each user's next request lands on the same arm, and each row says which.
+    # Each user's next request lands on the same arm, and each row says which, and of which
+    # unit: the same digest as the user's first request, never the user's own name.
+    first_request = {user: request_id for user, _, request_id in answered}
     for user in ("user-1", "user-2", "user-3", "user-4"):
         variant, request_id = await ask_as(sdk, route, user)
         assert variant == arms[user]
         [row] = outcomes_for_request(stack.engine, request_id)
         assert (row.experiment, row.experiment_arm, row.variant) == (route, variant, variant)
         assert row.routing_reason == f"experiment {route}: arm {variant}"
+        [first] = outcomes_for_request(stack.engine, first_request[user])
+        assert row.experiment_unit == first.experiment_unit and len(row.experiment_unit) == 32
+        assert user not in row.experiment_unit
     # A request without a user is served by the route as it stands, outside the experiment.
     anonymous = await sdk.chat.completions.create(
         model=route, messages=[{"role": "user", "content": "hello"}]
@@ -56,6 +61,10 @@ async def test_users_stick_to_arms_and_the_better_arm_is_promoted(stack, sdk) ->
     )
     [verdict] = report.verdicts
     assert (verdict.action, verdict.winner, verdict.applied) == ("promote", "smart", True)
+    # The look counted units: the 200 users on their arms, not their 204 requests.
+    [look] = looks_of(stack.engine, route)
+    units = {arm: look.statistics[arm]["units"] for arm in ("control", "smart")}
+    assert units == {arm: list(arms.values()).count(arm) for arm in units}
     state = experiment(stack.engine, route)
     assert state is not None and state.status == "completed"
     _, config = live_config(stack.engine, route)  # type: ignore[misc]

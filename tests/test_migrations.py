@@ -366,6 +366,7 @@ def test_a_database_made_before_migrations_is_adopted_with_its_rows(
         "Running upgrade 0013 -> 0014",
         "Running upgrade 0014 -> 0015",
         "Running upgrade 0015 -> 0016",
+        "Running upgrade 0016 -> 0017",
     ]
     assert schema_revision(bare_engine) == head_revision()
     assert differences(bare_engine) == []
@@ -469,8 +470,8 @@ def test_create_revision_writes_what_the_database_lacks(engine: Engine, tmp_path
     with engine.begin() as connection:
         connection.execute(text("DROP INDEX ix_outcomes_tenant_id"))
     path = create_revision(engine, "restore an index", directory=directory)
-    assert path == directory / "versions" / "0017_restore_an_index.py"
+    assert path == directory / "versions" / "0018_restore_an_index.py"
     source = path.read_text(encoding="utf-8")
-    assert "down_revision = '0016'" in source
+    assert "down_revision = '0017'" in source
     upgrade = source[source.index("def upgrade") : source.index("def downgrade")]
     assert re.search(r"create_index\((batch_)?op\.f\('ix_outcomes_tenant_id'\)", upgrade)

@@ -50,6 +50,7 @@ def settle_input(
         user_hash=request.user_hash,
         experiment=None if assigned is None else assigned.experiment,
         experiment_arm=None if assigned is None else assigned.arm,
+        experiment_unit=None if assigned is None else assigned.unit,
     )
     return SettleInput(
         outcome=outcome if response is None else answered(outcome, response, finished),
