@@ -138,6 +138,32 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield from _postgres_schema_url()
 
 
+# Where state shared between gateways can live: the store on either database, or Redis.
+SHARED_STATE_STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres), "redis"]
+
+
+@contextlib.contextmanager
+def database_engine(kind: str, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated store on `kind` ('sqlite' or 'postgres'), disposed of (and its PostgreSQL
+    schema dropped) afterwards."""
+    urls = (
+        iter([f"sqlite:///{tmp_path / 'store.db'}"]) if kind == "sqlite" else _postgres_schema_url()
+    )
+    engine = create_store_engine(next(urls))
+    try:
+        init_schema(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        for _ in urls:  # lets a PostgreSQL schema be dropped
+            pass
+
+
+def redis_namespace_for_test() -> str:
+    """A namespace of the test's own in the shared Redis, so runs never meet."""
+    return f"interlock-test:{uuid.uuid4().hex[:12]}"
+
+
 @pytest.fixture
 def interlock(store_url: str, tmp_path: Path):
     """Run `interlock ARGS...` in-process against the test's database; returns click's Result."""

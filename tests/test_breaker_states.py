@@ -6,7 +6,6 @@ Redis."""
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -28,7 +27,7 @@ from store.breakers import breakers
 from store.engine import create_store_engine
 from store.installation import redis_namespace
 from store.schema import init_schema
-from tests.conftest import _postgres_schema_url
+from tests.conftest import SHARED_STATE_STORES, database_engine, redis_namespace_for_test
 from tests.test_circuit_breakers import BACKUP, FLAKY, POLICY, ROUTE, T0, Transitions, calls
 
 KEY = ("openai-local", "llama3:8b")  # a ':' in the model, as Ollama names them
@@ -38,29 +37,20 @@ Result = TypeVar("Result")
 
 def _redis_states(url: str) -> Iterator[RedisBreakerStates]:
     """States under a hash of this test's own in the shared Redis, deleted afterwards."""
-    namespace = f"interlock-test:{uuid.uuid4().hex[:12]}"
+    namespace = redis_namespace_for_test()
     yield RedisBreakerStates(url, namespace)
     client = redis.Redis.from_url(url)
     client.delete(f"{namespace}:breakers")
     client.close()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres), "redis"])
+@pytest.fixture(params=SHARED_STATE_STORES)
 def states(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BreakerStates]:
     if request.param == "redis":
         yield from _redis_states(request.getfixturevalue("redis_url"))
         return
-    urls = (
-        iter([f"sqlite:///{tmp_path / 'store.db'}"])
-        if request.param == "sqlite"
-        else _postgres_schema_url()
-    )
-    engine = create_store_engine(next(urls))
-    init_schema(engine)
-    yield DatabaseBreakerStates(engine)
-    engine.dispose()
-    for _ in urls:  # lets a PostgreSQL schema be dropped
-        pass
+    with database_engine(request.param, tmp_path) as engine:
+        yield DatabaseBreakerStates(engine)
 
 
 def _at_once(count: int, attempt: Callable[[], Result]) -> list[Result]:

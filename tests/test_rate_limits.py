@@ -19,10 +19,15 @@ import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
-from store import create_store_engine, init_schema
 from store.rate_limits import Buckets, DatabaseBuckets, Draw, RateLimit, RedisBuckets
 from store.tenants import add_api_key, ensure_tenant, hash_api_key
-from tests.conftest import _postgres_schema_url, free_port, publish_echo_route
+from tests.conftest import (
+    SHARED_STATE_STORES,
+    database_engine,
+    free_port,
+    publish_echo_route,
+    redis_namespace_for_test,
+)
 from tests.interlock_process import start_interlock
 from tests.test_gateway_crash import wait_healthy
 
@@ -37,7 +42,6 @@ class Backend:
 
 
 def _database_backend(engine: Engine) -> Backend:
-    init_schema(engine)
     ensure_tenant(engine, "acme")
 
     def new_key(limit: RateLimit) -> str:
@@ -46,22 +50,14 @@ def _database_backend(engine: Engine) -> Backend:
     return Backend(DatabaseBuckets(engine), new_key)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres), "redis"])
+@pytest.fixture(params=SHARED_STATE_STORES)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     if request.param == "redis":
-        namespace = f"interlock-test:{uuid.uuid4().hex[:12]}"
-        buckets = RedisBuckets(request.getfixturevalue("redis_url"), namespace)
+        buckets = RedisBuckets(request.getfixturevalue("redis_url"), redis_namespace_for_test())
         yield Backend(buckets, lambda _limit: hash_api_key(secrets.token_urlsafe(32)))
         return
-    if request.param == "sqlite":
-        engine = create_store_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    with database_engine(request.param, tmp_path) as engine:
         yield _database_backend(engine)
-        engine.dispose()
-        return
-    for url in _postgres_schema_url():
-        engine = create_store_engine(url)
-        yield _database_backend(engine)
-        engine.dispose()
 
 
 def test_a_full_bucket_lets_a_burst_through_then_paces(backend: Backend) -> None:

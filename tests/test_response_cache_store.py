@@ -9,29 +9,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from store.engine import create_store_engine
 from store.response_cache import DatabaseResponses, RedisResponses, ResponseStore
-from store.schema import init_schema
-from tests.conftest import _postgres_schema_url
+from tests.conftest import SHARED_STATE_STORES, database_engine, redis_namespace_for_test
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres), "redis"])
+@pytest.fixture(params=SHARED_STATE_STORES)
 def responses(request: pytest.FixtureRequest, tmp_path) -> Iterator[ResponseStore]:
     if request.param == "redis":
-        namespace = f"interlock-test:{uuid.uuid4().hex[:12]}"
-        yield RedisResponses(request.getfixturevalue("redis_url"), namespace)
+        yield RedisResponses(request.getfixturevalue("redis_url"), redis_namespace_for_test())
         return
-    urls = (
-        iter([f"sqlite:///{tmp_path / 'store.db'}"])
-        if request.param == "sqlite"
-        else _postgres_schema_url()
-    )
-    engine = create_store_engine(next(urls))
-    init_schema(engine)
-    yield DatabaseResponses(engine)
-    engine.dispose()
-    for _ in urls:  # lets a PostgreSQL schema be dropped
-        pass
+    with database_engine(request.param, tmp_path) as engine:
+        yield DatabaseResponses(engine)
 
 
 def test_an_answer_is_kept_for_its_tenant_only(responses: ResponseStore) -> None:
