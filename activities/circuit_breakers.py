@@ -17,6 +17,7 @@ same evidence one of them makes the change and says so. The states live in Redis
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -57,6 +58,9 @@ class AllVariantsOpen(AdmissionRefused):
         )
 
 
+# A state store that cannot be reached is said once a minute, not once a request.
+UNREACHABLE_LOG_INTERVAL_SECONDS = 60.0
+
 Transition = Callable[[Key, str, str], None]
 """Called with (provider, model), the new state and why, by the gateway that made a change."""
 
@@ -75,6 +79,7 @@ class BreakerBoard:
         self.states = states or DatabaseBreakerStates(engine)
         self._on_transition = on_transition
         self._known: dict[Key, Breaker] = {}
+        self._unreachable_said_at = -UNREACHABLE_LOG_INTERVAL_SECONDS
 
     # --- evaluation, once a second per gateway ---------------------------------------------
 
@@ -146,7 +151,7 @@ class BreakerBoard:
             if (
                 breaker is None
                 or breaker.state == "closed"
-                or (breaker.state == "half_open" and self.states.claim_probe(breaker.key))
+                or (breaker.state == "half_open" and self._probe_claimed(breaker.key))
             ):
                 kept.append(target)
             else:
@@ -163,6 +168,18 @@ class BreakerBoard:
             )
         # If the variants with traffic are open, the first fallback takes it.
         return route.model_copy(update={"targets": left_serving(kept)})
+
+    def _probe_claimed(self, key: Key) -> bool:
+        """A probe for this request; none when the shared state cannot be reached (Redis down):
+        a half-open variant was failing, so its request goes to the next variant instead."""
+        try:
+            return self.states.claim_probe(key)
+        except Exception as exc:
+            now = time.monotonic()
+            if now - self._unreachable_said_at >= UNREACHABLE_LOG_INTERVAL_SECONDS:
+                self._unreachable_said_at = now
+                log.warning("breaker probes cannot be claimed; half-open variants skipped: %s", exc)
+            return False
 
     def state_of(self, provider: str, model: str) -> str:
         breaker = self._known.get((provider, model))

@@ -176,3 +176,17 @@ def test_installations_sharing_one_redis_keep_their_own_breakers(
             f"{redis_namespace(production)}:breakers", f"{redis_namespace(staging)}:breakers"
         )
         client.close()
+
+
+def test_a_probe_that_cannot_be_claimed_sends_the_request_to_the_fallback(
+    engine: Engine, redis_states: RedisBreakerStates
+) -> None:
+    # Redis goes away while a breaker is half-open: the request is neither failed nor sent to
+    # the variant that was failing, but to the route's next variant.
+    board = BreakerBoard(engine, POLICY, Transitions(), redis_states)
+    calls(engine, T0, failed=12)
+    board.refresh(T0 + timedelta(seconds=1))
+    board.refresh(T0 + timedelta(seconds=22))
+    assert board.state_of(FLAKY.provider, FLAKY.model) == "half_open"
+    board.states = RedisBreakerStates("redis://127.0.0.1:1/0", redis_namespace_for_test())
+    assert [t.variant for t in board.admit(ROUTE).targets] == [BACKUP.variant]
