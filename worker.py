@@ -33,6 +33,7 @@ from configuration.process import configure_logging, exit_process, stop_event_on
 from configuration.temporal import connect, ensure_search_attributes, metrics_registry
 from operations.schedules import ensure_schedules
 from store import create_store_engine
+from store.breaker_states import BreakerStates, open_breaker_states
 from workflows.experiment_evaluation import ExperimentEvaluationWorkflow
 from workflows.request_reconciliation import RequestReconciliationWorkflow
 from workflows.rollout import RolloutWorkflow
@@ -42,12 +43,17 @@ log = logging.getLogger("interlock.worker")
 
 
 def control_worker(
-    client: Client, engine: Engine, task_queue: str, alert_webhook_url: str | None = None
+    client: Client,
+    engine: Engine,
+    task_queue: str,
+    alert_webhook_url: str | None = None,
+    breaker_states: BreakerStates | None = None,
 ) -> Worker:
     """Rollouts, experiment evaluations, SLO checks and the settling of abandoned requests: few,
-    and never on the request path."""
+    and never on the request path. `breaker_states`: where the gateways keep their breakers
+    (default: the store), which a rollout's look reads for its candidate."""
     traffic = RolloutTrafficActivities(engine)
-    analysis = RolloutAnalysisActivities(engine)
+    analysis = RolloutAnalysisActivities(engine, breaker_states)
     experiments = ExperimentActivities(engine)
     slos = SloActivities(engine, client, alert_webhook_url)
     abandoned = RequestReconciliationActivities(client, engine)
@@ -88,7 +94,13 @@ def build_workers(client: Client, settings: Settings) -> list[Worker]:
             max_concurrent_activities=200,
             graceful_shutdown_timeout=timedelta(seconds=10),
         ),
-        control_worker(client, engine, settings.control_task_queue, settings.alert_webhook_url),
+        control_worker(
+            client,
+            engine,
+            settings.control_task_queue,
+            settings.alert_webhook_url,
+            open_breaker_states(settings.redis_url, engine),
+        ),
     ]
 
 

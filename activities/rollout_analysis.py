@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -18,6 +19,7 @@ from temporalio import activity
 from contracts.rollout import DecisionRecord, LookDecision, LookInput, MetricLook, RolloutSpec
 from experiments.decision import Decision, DecisionSettings, MetricSpec, MultiMetricJudge
 from experiments.statistics import LatencyHistogram, Mean, Proportion
+from store.breaker_states import BreakerStates, DatabaseBreakerStates
 from store.rollout_records import looks_of_step, record_decision, save_look
 from store.rollout_stats import ArmTotals, arm_totals
 
@@ -132,6 +134,15 @@ def judge_looks(
             may_pass=look.get("may_pass", True),
             split=(baseline["units"], candidate["units"]) if by_units else None,
         )
+        if "candidate_breaker_open" in look and decision.outcome != "FAIL":
+            # The candidate's provider is failing it now, and admission has stopped sending it
+            # traffic: a step would only starve until its time limit (a blue-green one has no
+            # split to show it). The metrics are as far as they got.
+            decision = replace(
+                decision,
+                outcome="FAIL",
+                reason=f"the candidate's circuit breaker is open: {look['candidate_breaker_open']}",
+            )
     assert decision is not None, "a comparison is judged after at least one look"
     return decision
 
@@ -189,8 +200,9 @@ def summarized(decision: Decision, look: dict[str, Any]) -> LookDecision:
 
 
 class RolloutAnalysisActivities:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, breaker_states: BreakerStates | None = None) -> None:
         self._engine = engine
+        self._breakers = breaker_states or DatabaseBreakerStates(engine)
 
     @activity.defn(name="rollout_look")
     async def look(self, look: LookInput) -> LookDecision:
@@ -217,17 +229,16 @@ class RolloutAnalysisActivities:
             candidate_totals = arm_totals(
                 self._engine, spec.route, [candidate], look.since, arms=arms
             )[candidate]
-        save_look(
-            self._engine,
-            look.rollout_id,
-            look.step,
-            look.look,
-            {
-                "baseline": totals_to_json(baseline),
-                "candidate": totals_to_json(candidate_totals),
-                "may_pass": look.may_pass,
-            },
-        )
+        statistics: dict[str, Any] = {
+            "baseline": totals_to_json(baseline),
+            "candidate": totals_to_json(candidate_totals),
+            "may_pass": look.may_pass,
+        }
+        breaker = self._breakers.read().get((spec.candidate.provider, spec.candidate.model))
+        if breaker is not None and breaker.state == "open":
+            # Kept with the look, so that judging the stored looks again decides the same.
+            statistics["candidate_breaker_open"] = breaker.reason
+        save_look(self._engine, look.rollout_id, look.step, look.look, statistics)
         looks = looks_of_step(self._engine, look.rollout_id, look.step)[: look.look]
         decision = judge_step(
             spec, look.min_requests, look.share, looks, look.baseline_window is not None

@@ -8,9 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
-from activities.rollout_analysis import RolloutAnalysisActivities
+from activities.rollout_analysis import RolloutAnalysisActivities, judge_step
 from contracts.rollout import LookInput, RolloutSpec
+from store.breaker_states import DatabaseBreakerStates
 from store.outcomes import record_outcomes
+from store.rollout_records import looks_of_step
 from tests.test_rollout_stats import outcome
 
 SWITCH = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -129,3 +131,24 @@ def test_a_canary_whose_candidate_stops_getting_traffic_fails_on_its_split(
     # Decided within a few looks, with the candidate far short of its minimum.
     assert "sample ratio mismatch" in failed.reason and failed.candidate_requests == 13
     assert first_failure <= 2
+
+
+def test_a_candidate_whose_breaker_is_open_fails_the_look(engine: Engine) -> None:
+    # A blue-green step whose candidate's breaker has opened: admission sends its traffic back
+    # to the baseline, and no split would show it, so the open breaker itself decides.
+    record_outcomes(
+        engine,
+        rows("base", 400, 8, SWITCH - timedelta(minutes=30), "before")
+        + rows("next", 20, 12, SWITCH + timedelta(minutes=1), "after"),
+    )
+    states = DatabaseBreakerStates(engine)
+    analysis = RolloutAnalysisActivities(engine, states)
+    assert analysis.judge_look(blue_green_look(1, may_pass=False)).outcome == "INCONCLUSIVE"
+    assert states.change(("simulated", "sim-smart"), None, "open", reason="12 of 20 calls failed")
+    failed = analysis.judge_look(blue_green_look(2, may_pass=False))
+    assert failed.outcome == "FAIL"
+    assert failed.reason == "the candidate's circuit breaker is open: 12 of 20 calls failed"
+    # Judged again from the stored looks, by a fresh judge, the same.
+    looks = looks_of_step(engine, "rollout-chat/1", 0)
+    again = judge_step(spec(strategy="blue-green"), 100, None, looks, fixed_baseline=True)
+    assert (again.outcome, again.reason) == (failed.outcome, failed.reason)
