@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, case, distinct, func, select
+from sqlalchemy import Float, case, func, select
 from sqlalchemy.engine import Engine, Row
 
 from experiments.statistics import LatencyHistogram, Mean, Proportion
@@ -98,19 +98,23 @@ def experiment_units(engine: Engine, experiment: str, arms: Sequence[str]) -> di
     index alone; None if some row of the experiment has no unit (written before units were
     kept), since a count of some units only is no count to check a split on."""
     outcomes = Outcome.__table__.c  # type: ignore[attr-defined]
-    query = (
-        select(
-            outcomes.experiment_arm,
-            func.count(distinct(outcomes.experiment_unit)).label("units"),
-            func.count().label("rows"),
-            func.count(outcomes.experiment_unit).label("with_unit"),
-        )
+    # The (arm, unit) pairs in the index's order, then counted per arm: PostgreSQL sorts inside
+    # COUNT(DISTINCT ...), which took three times as long over ten million rows. A row without a
+    # unit shows as a pair whose unit is NULL: counted by COUNT(*), not by COUNT(unit).
+    pairs = (
+        select(outcomes.experiment_arm, outcomes.experiment_unit)
         .where(outcomes.experiment == experiment, outcomes.experiment_arm.in_(list(arms)))
-        .group_by(outcomes.experiment_arm)
+        .group_by(outcomes.experiment_arm, outcomes.experiment_unit)
+        .subquery()
     )
+    per_arm = select(
+        pairs.c.experiment_arm,
+        func.count().label("pairs"),
+        func.count(pairs.c.experiment_unit).label("units"),
+    ).group_by(pairs.c.experiment_arm)
     with engine.connect() as connection:
-        found = connection.execute(query).all()
-    if any(row.with_unit < row.rows for row in found):
+        found = connection.execute(per_arm).all()
+    if any(row.pairs > row.units for row in found):
         return None
     counted = {row.experiment_arm: int(row.units) for row in found}
     return {arm: counted.get(arm, 0) for arm in arms}

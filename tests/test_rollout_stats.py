@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from contracts.outcome import OutcomeRecord
 from experiments.statistics import LatencyHistogram, Mean, Proportion
 from store.outcomes import record_outcomes
-from store.rollout_stats import ArmTotals, arm_totals
+from store.rollout_stats import ArmTotals, arm_totals, experiment_units
 
 SINCE = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 UNTIL = SINCE + timedelta(hours=1)
@@ -198,3 +198,25 @@ def test_rows_without_a_latency_bucket_count_but_stay_out_of_the_histogram(
     [totals] = arm_totals(engine, "chat", ["baseline"], SINCE).values()
     assert totals.requests == 2
     assert totals.latency == LatencyHistogram.of([100.0])
+
+
+def test_units_are_counted_per_arm_only_when_every_row_has_one(engine: Engine) -> None:
+    def row(request_id: str, arm: str, unit: str | None) -> OutcomeRecord:
+        return outcome(request_id, arm).model_copy(
+            update={"experiment": "tone", "experiment_arm": arm, "experiment_unit": unit}
+        )
+
+    record_outcomes(
+        engine,
+        [
+            row("a1", "control", "u1"),
+            row("a2", "control", "u1"),
+            row("a3", "control", "u2"),
+            row("b1", "concise", "u3"),
+        ],
+    )
+    arms = ["control", "concise", "careful"]
+    assert experiment_units(engine, "tone", arms) == {"control": 2, "concise": 1, "careful": 0}
+    # One row from before units were kept: no count at all, rather than a count of some.
+    record_outcomes(engine, [row("b2", "concise", None)])
+    assert experiment_units(engine, "tone", arms) is None
