@@ -35,17 +35,24 @@ SET = os.environ.get("INTERLOCK_HISTORY_SET", "")
 pytestmark = pytest.mark.skipif(not SET, reason="set INTERLOCK_HISTORY_SET=vN to record")
 
 
-async def evaluate(stack, names: list[str], scenario: str) -> None:
-    workflow_id = f"record-evaluation-{scenario}-{uuid.uuid4().hex[:6]}"
+async def recorded(stack, workflow: str, history_set: str, scenario: str, result_type, *args):
+    """Run `workflow` on the control queue to its end, save its history as `scenario` of the
+    set, and return its result."""
     handle = await stack.client.start_workflow(
-        "ExperimentEvaluation",
-        EvaluationRequest(experiments=names),
-        id=workflow_id,
+        workflow,
+        args=list(args),
+        id=f"record-{history_set}-{scenario}-{uuid.uuid4().hex[:6]}",
         task_queue=stack.settings.control_task_queue,
-        result_type=EvaluationReport,
+        result_type=result_type,
     )
-    await handle.result()
-    save_history(f"experiment-{SET}", scenario, await handle.fetch_history())
+    result = await handle.result()
+    save_history(f"{history_set}-{SET}", scenario, await handle.fetch_history())
+    return result
+
+
+async def evaluate(stack, names: list[str], scenario: str) -> None:
+    request = EvaluationRequest(experiments=names)
+    await recorded(stack, "ExperimentEvaluation", "experiment", scenario, EvaluationReport, request)
 
 
 async def test_record_evaluations(stack, sdk) -> None:
@@ -66,14 +73,7 @@ async def test_record_evaluations(stack, sdk) -> None:
 
 async def test_record_slo_checks(stack) -> None:
     async def check(scenario: str) -> None:
-        handle = await stack.client.start_workflow(
-            "SloMonitoring",
-            id=f"record-slo-{scenario}-{uuid.uuid4().hex[:6]}",
-            task_queue=stack.settings.control_task_queue,
-            result_type=SloCheck,
-        )
-        await handle.result()
-        save_history(f"slo-{SET}", scenario, await handle.fetch_history())
+        await recorded(stack, "SloMonitoring", "slo", scenario, SloCheck)
 
     await check("quiet")
     route = f"rec-slo-{uuid.uuid4().hex[:6]}"
@@ -85,15 +85,9 @@ async def test_record_slo_checks(stack) -> None:
 
 async def test_record_reconciliation_passes(stack) -> None:
     async def reconcile(scenario: str) -> ReconciliationResult:
-        handle = await stack.client.start_workflow(
-            "RequestReconciliation",
-            id=f"record-reconciliation-{scenario}-{uuid.uuid4().hex[:6]}",
-            task_queue=stack.settings.control_task_queue,
-            result_type=ReconciliationResult,
+        return await recorded(
+            stack, "RequestReconciliation", "reconciliation", scenario, ReconciliationResult
         )
-        result = await handle.result()
-        save_history(f"reconciliation-{SET}", scenario, await handle.fetch_history())
-        return result
 
     request_id = await abandon_a_request(stack)
     # Visibility may take a moment to show the close; a pass that missed it records nothing.
