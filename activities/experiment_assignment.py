@@ -15,6 +15,7 @@ they take out is served outside the experiment.
 from __future__ import annotations
 
 import hashlib
+import hmac
 
 from sqlalchemy.engine import Engine
 
@@ -22,8 +23,11 @@ from activities.providers import ProviderRegistry
 from contracts.experiment import ExperimentAssignment, ExperimentSpec
 from contracts.routing import ResolvedRoute, RouteTarget
 from store.experiments import ExperimentState, running_on_route
+from store.installation import installation_secret
 from store.short_lived import ShortLived
 from workflows.selection import by_weight, unit_interval
+
+UNIT_DIGEST_SECRET = "experiment-unit-key"
 
 
 class ExperimentAssigner:
@@ -34,6 +38,14 @@ class ExperimentAssigner:
         # "None running" is kept too (boxed, as the cache keeps no None): most routes run none,
         # and their requests must not each pay a query to learn it.
         self._running: ShortLived[str, tuple[ExperimentState | None]] = ShortLived()
+        self._digest_key: bytes | None = None
+
+    def digest_key(self) -> bytes:
+        """The installation's key for units' digests (made once in the store, the same in every
+        process): read on the first assignment by user or header, then kept."""
+        if self._digest_key is None:
+            self._digest_key = installation_secret(self._engine, UNIT_DIGEST_SECRET).encode()
+        return self._digest_key
 
     def running(self, route: str) -> ExperimentState | None:
         found = self._running.get(route, lambda name: (running_on_route(self._engine, name),))
@@ -82,7 +94,11 @@ class ExperimentAssigner:
                 "reason": f"experiment {spec.name}: arm {arm}",
             }
         )
-        digest = None if spec.unit == "request" else unit_digest(spec, tenant_id, unit)
+        digest = (
+            None
+            if spec.unit == "request"
+            else unit_digest(self.digest_key(), spec, tenant_id, unit)
+        )
         return assigned, ExperimentAssignment(experiment=spec.name, arm=arm, unit=digest)
 
     def _target(self, spec: ExperimentSpec, arm: str, route: ResolvedRoute) -> RouteTarget | None:
@@ -103,7 +119,10 @@ def choose_arm(spec: ExperimentSpec, weights: dict[str, float], tenant_id: str, 
     return by_weight([(a.variant, weights.get(a.variant, 0.0)) for a in spec.arms], point)
 
 
-def unit_digest(spec: ExperimentSpec, tenant_id: str, unit: str) -> str:
-    """What an outcome row keeps of its unit: 128 bits of a hash under the experiment's salt and
-    the tenant, enough to count distinct units and nothing to read a user or header value from."""
-    return hashlib.sha256(("unit\x00" + _unit_key(spec, tenant_id, unit)).encode()).hexdigest()[:32]
+def unit_digest(key: bytes, spec: ExperimentSpec, tenant_id: str, unit: str) -> str:
+    """What an outcome row keeps of its unit: 128 bits of HMAC-SHA256 under the installation's
+    key over the experiment's salt, the tenant and the unit. Enough to count distinct units; and
+    a header value that can be guessed (an email address) cannot be confirmed from the rows
+    without the key, which the salt, stored with the experiment, would not protect."""
+    message = _unit_key(spec, tenant_id, unit).encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -143,9 +144,18 @@ def test_units_from_a_header_or_the_request(engine) -> None:
     assigner = ExperimentAssigner(engine, REGISTRY)
     assert assigner.unit_header("support") == "x-account-id"
     assert assigner.assign(ROUTE, "acme", "r1", "user-1", None)[1] is None
-    by_header = assigner.assign(ROUTE, "acme", "r1", None, "account-9")[1]
+    by_header = assigner.assign(ROUTE, "acme", "r1", None, "ann@example.com")[1]
     assert by_header is not None
-    assert by_header == assigner.assign(ROUTE, "acme", "r2", None, "account-9")[1]
+    assert by_header == assigner.assign(ROUTE, "acme", "r2", None, "ann@example.com")[1]
+    # The unit kept on the rows: the same in every process of the installation (another
+    # assigner on the same store), and not to be confirmed by hashing a guess with the salt.
+    other_process = ExperimentAssigner(engine, REGISTRY)
+    assert other_process.assign(ROUTE, "acme", "r3", None, "ann@example.com")[1] == by_header
+    assert by_header.unit is not None and len(by_header.unit) == 32
+    for guess in ("ann@example.com", "tone\x00acme\x00ann@example.com"):
+        for prefix in ("", "unit\x00"):
+            unkeyed = hashlib.sha256((prefix + guess).encode()).hexdigest()
+            assert by_header.unit not in unkeyed
 
 
 def test_one_running_experiment_per_route_and_names_are_never_reused(engine) -> None:
