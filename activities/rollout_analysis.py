@@ -22,6 +22,7 @@ from experiments.statistics import LatencyHistogram, Mean, Proportion
 from store.breaker_states import BreakerStates, DatabaseBreakerStates
 from store.rollout_records import looks_of_step, record_decision, save_look
 from store.rollout_stats import ArmTotals, arm_totals
+from store.routes import live_config
 
 METRIC_KINDS = {
     "error_rate": "proportion",
@@ -234,16 +235,35 @@ class RolloutAnalysisActivities:
             "candidate": totals_to_json(candidate_totals),
             "may_pass": look.may_pass,
         }
-        breaker = self._breakers.read().get((spec.candidate.provider, spec.candidate.model))
-        if breaker is not None and breaker.state == "open":
+        open_against_candidate = self._candidate_breaker_open(spec, look.baseline)
+        if open_against_candidate is not None:
             # Kept with the look, so that judging the stored looks again decides the same.
-            statistics["candidate_breaker_open"] = breaker.reason
+            statistics["candidate_breaker_open"] = open_against_candidate
         save_look(self._engine, look.rollout_id, look.step, look.look, statistics)
         looks = looks_of_step(self._engine, look.rollout_id, look.step)[: look.look]
         decision = judge_step(
             spec, look.min_requests, look.share, looks, look.baseline_window is not None
         )
         return summarized(decision, looks[-1])
+
+    def _candidate_breaker_open(self, spec: RolloutSpec, baseline: str) -> str | None:
+        """Why the candidate's breaker is open, if it is and the baseline's is not: an outage
+        of the model both use (a prompt change) or of both their providers is no evidence
+        against the candidate."""
+        states = self._breakers.read()
+        candidate_key = (spec.candidate.provider, spec.candidate.model)
+        breaker = states.get(candidate_key)
+        if breaker is None or breaker.state != "open":
+            return None
+        found = live_config(self._engine, spec.route)
+        targets = [] if found is None else found[1].targets
+        for target in targets:
+            if target.variant == baseline:
+                key = (target.provider, target.model)
+                beside = states.get(key)
+                if key == candidate_key or (beside is not None and beside.state == "open"):
+                    return None
+        return breaker.reason
 
     @activity.defn(name="record_rollout_decision")
     async def record(self, decision: DecisionRecord) -> bool:

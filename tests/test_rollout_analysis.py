@@ -10,12 +10,15 @@ from sqlalchemy.engine import Engine
 
 from activities.rollout_analysis import RolloutAnalysisActivities, judge_step
 from contracts.rollout import LookInput, RolloutSpec
+from contracts.routing import RouteTarget
 from store.breaker_states import DatabaseBreakerStates
 from store.outcomes import record_outcomes
 from store.rollout_records import looks_of_step
+from store.routes import publish_route
 from tests.test_rollout_stats import outcome
 
 SWITCH = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+BASE = RouteTarget(variant="base", provider="simulated", model="sim-fast")
 
 
 def spec(**overrides) -> RolloutSpec:
@@ -141,6 +144,7 @@ def test_a_candidate_whose_breaker_is_open_fails_the_look(engine: Engine) -> Non
         rows("base", 400, 8, SWITCH - timedelta(minutes=30), "before")
         + rows("next", 20, 12, SWITCH + timedelta(minutes=1), "after"),
     )
+    publish_route(engine, "chat", [BASE])
     states = DatabaseBreakerStates(engine)
     analysis = RolloutAnalysisActivities(engine, states)
     assert analysis.judge_look(blue_green_look(1, may_pass=False)).outcome == "INCONCLUSIVE"
@@ -152,3 +156,24 @@ def test_a_candidate_whose_breaker_is_open_fails_the_look(engine: Engine) -> Non
     looks = looks_of_step(engine, "rollout-chat/1", 0)
     again = judge_step(spec(strategy="blue-green"), 100, None, looks, fixed_baseline=True)
     assert (again.outcome, again.reason) == (failed.outcome, failed.reason)
+
+
+def test_an_outage_of_the_baselines_model_too_is_no_evidence_against_the_candidate(
+    engine: Engine,
+) -> None:
+    record_outcomes(
+        engine,
+        rows("base", 400, 8, SWITCH - timedelta(minutes=30), "before")
+        + rows("next", 20, 12, SWITCH + timedelta(minutes=1), "after"),
+    )
+    publish_route(engine, "chat", [BASE])
+    states = DatabaseBreakerStates(engine)
+    analysis = RolloutAnalysisActivities(engine, states)
+    assert states.change(("simulated", "sim-smart"), None, "open", reason="outage")
+    assert states.change(("simulated", "sim-fast"), None, "open", reason="outage")
+    # Both providers' models down: the step goes on, as it would without breakers.
+    assert analysis.judge_look(blue_green_look(1, may_pass=False)).outcome == "INCONCLUSIVE"
+    # A prompt change: the candidate is the baseline's own model, whose breaker is the same one.
+    publish_route(engine, "chat", [BASE.model_copy(update={"model": "sim-smart"})])
+    states.change(("simulated", "sim-fast"), 1, "closed", reason="recovered")
+    assert analysis.judge_look(blue_green_look(2, may_pass=False)).outcome == "INCONCLUSIVE"
