@@ -13,8 +13,8 @@ from sqlalchemy.engine import Engine
 from temporalio.client import Client
 
 from activities.flags import GLOBAL_KILL, Flags, provider_kill, route_kill
-from operations.rollouts import RolloutCommandError, control_rollout, list_rollouts
-from store.routes import live_config
+from operations.rollouts import RolloutCommandError, control_rollout, running_rollout_on
+from store.routes import list_routes, live_config
 
 Scope = Literal["global", "route", "provider"]
 
@@ -43,16 +43,19 @@ async def flip_kill_switch(
         return []
     why = f"kill switch {flag} switched on by {changed_by}" + (f" ({reason})" if reason else "")
     aborted = []
-    for rollout in await list_rollouts(client):
-        if rollout["status"] not in ("running", "paused") or not rollout["route"]:
+    # Each route's rollout has an id of its own (rollout-ROUTE), asked of Temporal directly:
+    # its visibility list can lag a rollout started a moment ago, which would escape the switch.
+    for route in list_routes(engine):
+        if not _covers(engine, scope, name, route.name):
             continue
-        if not _covers(engine, scope, name, rollout["route"]):
+        running = await running_rollout_on(client, route.name)
+        if running is None:
             continue
         try:
-            await control_rollout(client, rollout["id"], "abort", reason=why)
+            await control_rollout(client, running, "abort", reason=why)
         except RolloutCommandError:
             continue  # it ended on its own meanwhile
-        aborted.append(rollout["id"])
+        aborted.append(running)
     return aborted
 
 
