@@ -13,6 +13,7 @@ import pytest
 
 from contracts.routing import RouteTarget
 from store.routes import live_config, live_targets, publish_route
+from tests.rollout_helpers import finished
 
 
 @pytest.fixture
@@ -94,6 +95,8 @@ async def test_start_list_status_steer_and_abort(stack, interlock, tmp_path: Pat
 
     aborted = await interlock("abort", "rollout-cli-route")
     assert aborted.returncode == 0, aborted.stderr
+    # The abort is answered once decided; the route is restored as the rollout ends.
+    await finished(stack, "rollout-cli-route", seconds=30)
     _version, targets = live_targets(stack.engine, "cli-route")
     assert [(t.variant, t.weight) for t in targets] == [("base", 1.0)]
     assert live_config(stack.engine, "cli-route")[1].shadow is None
