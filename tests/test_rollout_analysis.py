@@ -136,9 +136,11 @@ def test_a_canary_whose_candidate_stops_getting_traffic_fails_on_its_split(
     assert first_failure <= 2
 
 
-def test_a_candidate_whose_breaker_is_open_fails_the_look(engine: Engine) -> None:
-    # A blue-green step whose candidate's breaker has opened: admission sends its traffic back
-    # to the baseline, and no split would show it, so the open breaker itself decides.
+def blue_green_with_breakers(
+    engine: Engine,
+) -> tuple[DatabaseBreakerStates, RolloutAnalysisActivities]:
+    """Route `chat` on its baseline, an hour of its rows before the switch and a failing
+    candidate's after it; the breakers' states and a look activity that reads them."""
     record_outcomes(
         engine,
         rows("base", 400, 8, SWITCH - timedelta(minutes=30), "before")
@@ -146,7 +148,13 @@ def test_a_candidate_whose_breaker_is_open_fails_the_look(engine: Engine) -> Non
     )
     publish_route(engine, "chat", [BASE])
     states = DatabaseBreakerStates(engine)
-    analysis = RolloutAnalysisActivities(engine, states)
+    return states, RolloutAnalysisActivities(engine, states)
+
+
+def test_a_candidate_whose_breaker_is_open_fails_the_look(engine: Engine) -> None:
+    # A blue-green step whose candidate's breaker has opened: admission sends its traffic back
+    # to the baseline, and no split would show it, so the open breaker itself decides.
+    states, analysis = blue_green_with_breakers(engine)
     assert analysis.judge_look(blue_green_look(1, may_pass=False)).outcome == "INCONCLUSIVE"
     assert states.change(("simulated", "sim-smart"), None, "open", reason="12 of 20 calls failed")
     failed = analysis.judge_look(blue_green_look(2, may_pass=False))
@@ -161,14 +169,7 @@ def test_a_candidate_whose_breaker_is_open_fails_the_look(engine: Engine) -> Non
 def test_an_outage_of_the_baselines_model_too_is_no_evidence_against_the_candidate(
     engine: Engine,
 ) -> None:
-    record_outcomes(
-        engine,
-        rows("base", 400, 8, SWITCH - timedelta(minutes=30), "before")
-        + rows("next", 20, 12, SWITCH + timedelta(minutes=1), "after"),
-    )
-    publish_route(engine, "chat", [BASE])
-    states = DatabaseBreakerStates(engine)
-    analysis = RolloutAnalysisActivities(engine, states)
+    states, analysis = blue_green_with_breakers(engine)
     assert states.change(("simulated", "sim-smart"), None, "open", reason="outage")
     assert states.change(("simulated", "sim-fast"), None, "open", reason="outage")
     # Both providers' models down: the step goes on, as it would without breakers.
